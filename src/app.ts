@@ -1,0 +1,131 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdminServer } from './admin/server.js';
+import type { SidecarConfig } from './config/load.js';
+import type { HostPort } from './config/schema.js';
+import { silentLogger, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { Forwarder } from './proxy/forward.js';
+import { UpstreamPools } from './proxy/pools.js';
+import { createRouter } from './proxy/router.js';
+import { createProxyServer } from './proxy/server.js';
+import { WebSocketForwarder } from './proxy/websocket.js';
+import { TokenClient } from './token/client.js';
+import { systemClock, type Clock } from './token/clock.js';
+import { TokenProvider } from './token/provider.js';
+import type { TokenStore } from './token/store.js';
+import { createStore } from './token/stores/index.js';
+
+export interface AppOptions {
+  readonly config: SidecarConfig;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly store?: TokenStore;
+  readonly metrics?: Metrics;
+}
+
+export interface Addresses {
+  readonly proxy: string;
+  readonly admin: string;
+  readonly routes: Record<string, string>;
+}
+
+function listen(server: Server, address: HostPort): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      const bound = server.address() as AddressInfo;
+      resolve(bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`);
+    });
+  });
+}
+
+/** The composition root: builds and wires the modules; no behaviour of its own. */
+export function createApp(options: AppOptions) {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const metrics = options.metrics ?? createMetrics();
+  const store = options.store ?? createStore(config.store);
+  const pools = new UpstreamPools({
+    connections: config.upstream.connections,
+    connectTimeout: config.timeouts.connect,
+    headersTimeout: config.timeouts.upstreamHeaders,
+    idleTimeout: config.timeouts.idle,
+  });
+  const tokens = new TokenProvider({
+    routes: config.routes,
+    client: new TokenClient({ timeoutMs: config.timeouts.token, now: () => clock.now() }),
+    dispatcherFor: (route) => pools.tokenEndpoint(route),
+    store,
+    clock,
+    metrics,
+    logger,
+    settings: { ...config.refresh, maxEntries: config.cache.maxEntries },
+  });
+  const inflight: { count: number; draining: boolean; onIdle?: () => void } = { count: 0, draining: false };
+  const websockets = new WebSocketForwarder(tokens, logger);
+  const proxyDeps = {
+    router: createRouter(config.routes),
+    forwarder: new Forwarder({ pools, tokens, metrics, retryBodyLimit: config.upstream.retryBodyLimit }),
+    websockets,
+    metrics,
+    logger,
+    accessLog: config.accessLog,
+    inflight,
+  };
+  const mainServer = createProxyServer(proxyDeps);
+  const routeServers = config.routes.filter((route) => route.listen).map((route) => ({ route, server: createProxyServer(proxyDeps, route) }));
+  let accepting = false;
+  const admin = createAdminServer({ metrics, states: () => tokens.states(), accepting: () => accepting });
+
+  return {
+    metrics,
+    tokens,
+
+    async start(): Promise<Addresses> {
+      const adminAddress = await listen(admin, config.admin);
+      const proxy = await listen(mainServer, config.listen);
+      const routes: Record<string, string> = {};
+      for (const { route, server } of routeServers) routes[route.name] = await listen(server, route.listen as HostPort);
+      tokens.start({ eager: config.refresh.eager });
+      accepting = true;
+      logger.info({ event: 'listening', proxy, admin: adminAddress, routes }, 'token-sidecar is serving');
+      return { proxy, admin: adminAddress, routes };
+    },
+
+    /** Graceful stop: not ready, stop accepting, let in-flight requests finish (up to shutdownGrace). */
+    async stop(): Promise<void> {
+      accepting = false;
+      inflight.draining = true;
+      logger.info({ event: 'stopping', inflight: inflight.count, graceMs: config.shutdownGrace });
+      const proxies = [mainServer, ...routeServers.map(({ server }) => server)];
+      const closed = Promise.all(proxies.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      for (const server of proxies) server.closeIdleConnections();
+      const drained = new Promise<void>((resolve) => {
+        if (inflight.count === 0) resolve();
+        else inflight.onIdle = resolve;
+      });
+      let graceTimer: NodeJS.Timeout | undefined;
+      const grace = new Promise<'grace'>((resolve) => {
+        graceTimer = setTimeout(() => resolve('grace'), config.shutdownGrace);
+      });
+      const outcome = await Promise.race([drained.then(() => 'drained' as const), grace]);
+      clearTimeout(graceTimer);
+      const cut = inflight.count;
+      for (const server of proxies) server.closeAllConnections();
+      await closed;
+      tokens.stop();
+      websockets.close();
+      await pools.close();
+      await store.close();
+      const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+      await adminClosed;
+      logger.info({ event: 'stopped', outcome, cutRequests: outcome === 'grace' ? cut : 0 });
+    },
+  };
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { createApp, type Addresses, type App } from './app.js';
+import { authorize, UsageError } from './commands/authorize.js';
+import { describeConfig } from './commands/check.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { demoConfig, demoInstructions, startDemoEmulators } from './demo.js';
+import { createLogger, type Logger, type LogLevel } from './log.js';
+
+const EXIT = { ok: 0, runtime: 1, usage: 2 } as const;
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function fail(error: unknown): never {
+  if (error instanceof ConfigError || error instanceof UsageError) {
+    console.error(`token-sidecar: ${error.message}`);
+    process.exit(EXIT.usage);
+  }
+  console.error(`token-sidecar: ${(error as Error)?.message ?? String(error)}`);
+  process.exit(EXIT.runtime);
+}
+
+function configPath(argv: { config?: string | undefined }): string {
+  const path = argv.config ?? process.env.TOKEN_SIDECAR_CONFIG;
+  if (!path) throw new UsageError('no config: pass --config FILE or set TOKEN_SIDECAR_CONFIG');
+  return path;
+}
+
+/** Runs until SIGTERM/SIGINT, then stops gracefully and exits 0. */
+async function serve(app: App, logger: Logger, cleanup?: () => Promise<void>): Promise<Addresses> {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'signal', signal });
+    app
+      .stop()
+      .then(() => cleanup?.())
+      .then(() => process.exit(EXIT.ok), (error: unknown) => fail(error));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return app.start();
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('token-sidecar')
+  .usage('$0 [--config FILE]\n\nFetches, caches, refreshes and injects OAuth tokens for apps on loopback.')
+  .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as LogLevel, describe: 'log threshold' })
+  .option('config', { type: 'string', describe: 'YAML or JSON config file (or TOKEN_SIDECAR_CONFIG)' })
+  .command(
+    '$0',
+    'run the sidecar until SIGTERM/SIGINT',
+    () => undefined,
+    async (argv) => {
+      const logger = createLogger({ level: argv['log-level'] });
+      try {
+        const config = loadConfig(configPath(argv));
+        await serve(createApp({ config, logger }), logger);
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .command(
+    'check',
+    'validate the config and print the resolved routes with secrets redacted',
+    () => undefined,
+    (argv) => {
+      try {
+        const config = loadConfig(configPath(argv));
+        process.stdout.write(`# configuration is valid\n${describeConfig(config)}`);
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .command(
+    'demo',
+    'start emulators of the four providers and a sidecar configured for them',
+    (command) =>
+      command
+        .option('port', { type: 'number', default: 8080, describe: 'proxy port (0: any free port)' })
+        .option('admin-port', { type: 'number', default: 9464, describe: 'admin port (0: any free port)' })
+        .option('lifetime', { type: 'number', default: 60, describe: 'access-token lifetime of the emulators, seconds' }),
+    async (argv) => {
+      const logger = createLogger({ level: argv['log-level'] });
+      try {
+        const emulators = await startDemoEmulators(argv.lifetime);
+        const app = createApp({ config: demoConfig(emulators, { port: argv.port, adminPort: argv['admin-port'] }), logger });
+        const { proxy, admin } = await serve(app, logger, () => emulators.close());
+        process.stderr.write(demoInstructions(proxy, admin, argv.lifetime));
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .command(
+    'authorize <route>',
+    'exchange a one-time authorization code (Petje.af, Light) and store the refresh token',
+    (command) =>
+      command
+        .positional('route', { type: 'string', demandOption: true, describe: 'route name in the config' })
+        .option('code', { type: 'string', demandOption: true, describe: 'the one-time authorization code' }),
+    async (argv) => {
+      try {
+        const config = loadConfig(configPath(argv));
+        console.log(await authorize(config, argv.route, argv.code));
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .strict()
+  .fail((message, error) => {
+    if (error) fail(error);
+    console.error(`token-sidecar: ${message}\nRun token-sidecar --help for usage.`);
+    process.exit(EXIT.usage);
+  })
+  .wrap(100)
+  .version(version)
+  .help()
+  .parseAsync();

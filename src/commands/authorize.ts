@@ -1,0 +1,49 @@
+import type { SidecarConfig } from '../config/load.js';
+import { UpstreamPools } from '../proxy/pools.js';
+import { TokenClient } from '../token/client.js';
+import { fingerprint } from '../token/credential.js';
+import { credentialKey } from '../token/provider.js';
+import { createStore } from '../token/stores/index.js';
+
+/**
+ * Exchanges a one-time authorization code for a refresh token and stores it where the running
+ * sidecar will find it. Returns a sentence for the operator (never the token).
+ */
+export async function authorize(config: SidecarConfig, routeName: string, code: string): Promise<string> {
+  const route = config.routes.find((candidate) => candidate.name === routeName);
+  if (!route) throw new UsageError(`route "${routeName}" is not in the config; routes: ${config.routes.map((r) => r.name).join(', ')}`);
+  const grant = route.dialect.authorizationCodeGrant;
+  if (!grant) throw new UsageError(`provider ${route.provider} of route "${routeName}" has no authorization-code grant; nothing to authorize`);
+  if (config.store.type === 'memory') throw new UsageError('store.type is memory, so the refresh token would be lost on exit; configure a file or redis store');
+  const credentials = route.credentials.read();
+  const pools = new UpstreamPools({ connections: 1, connectTimeout: config.timeouts.connect, headersTimeout: config.timeouts.token, idleTimeout: config.timeouts.token });
+  const store = createStore(config.store);
+  try {
+    const tokenSet = await new TokenClient({ timeoutMs: config.timeouts.token }).send(
+      grant(credentials, code, { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl }),
+      route.dialect,
+      pools.tokenEndpoint(route),
+    );
+    if (tokenSet.refreshToken === undefined) throw new Error('the token endpoint returned no refresh token');
+    const now = Date.now();
+    await store.set(credentialKey(route), {
+      refreshToken: tokenSet.refreshToken,
+      accessToken: tokenSet.accessToken,
+      expiresAt: now + (tokenSet.expiresInSeconds ?? config.refresh.defaultLifetime / 1000) * 1000,
+      // Tie the grant to the config's current bootstrap token so the stored chain wins over it.
+      bootstrap: credentials.refreshToken === undefined ? undefined : fingerprint(credentials.refreshToken),
+      updatedAt: now,
+    });
+    return `route ${routeName}: refresh token stored in the ${config.store.type} store; the sidecar uses it from its next token fetch`;
+  } finally {
+    await pools.close();
+    await store.close();
+  }
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { PROVIDERS, type ProviderName } from '../providers/registry.js';
+import type { CredentialValues, ProviderDialect } from '../providers/types.js';
+import { referencesIn, resolveTemplate } from './references.js';
+import { configSchema, type HostPort, type RawConfig } from './schema.js';
+
+/** Every problem of a config at once, each naming its key path and the fix. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** A route's credentials: resolved now, and re-read from `${file:}` at each token fetch (rotation). */
+export interface CredentialSource {
+  /** Current values; a vanished secret file keeps the last good value. Never log the result. */
+  read(): CredentialValues;
+  /** The raw templates, to describe where each secret comes from. */
+  readonly templates: Readonly<Record<string, string>>;
+  /** Files the values come from, watched for rotation. */
+  readonly files: readonly string[];
+}
+
+export interface RouteConfig {
+  readonly name: string;
+  readonly provider: ProviderName;
+  readonly dialect: ProviderDialect;
+  readonly upstream: URL;
+  readonly tokenUrl: string;
+  readonly refreshUrl: string;
+  readonly listen: HostPort | undefined;
+  readonly ca: string | undefined;
+  readonly caFile: string | undefined;
+  readonly credentials: CredentialSource;
+}
+
+export type SidecarConfig = Omit<RawConfig, 'routes'> & { readonly routes: readonly RouteConfig[] };
+
+function keyPath(path: readonly PropertyKey[]): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+
+/** Replaces `${env:}`/`${file:}` in every string, recording each failure under its key path. */
+function resolveAll(value: unknown, path: string[], problems: string[]): unknown {
+  if (typeof value === 'string') {
+    if (!referencesIn(value)) return value;
+    try {
+      return resolveTemplate(value);
+    } catch (error) {
+      problems.push(`${keyPath(path)}: ${(error as Error).message}`);
+      return value;
+    }
+  }
+  if (Array.isArray(value)) return value.map((item, index) => resolveAll(item, [...path, String(index)], problems));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveAll(item, [...path, key], problems)]));
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${keyPath([...issue.path, key])}: unknown key; remove it or fix its spelling (see the configuration reference in the README)`);
+  }
+  const message = /received undefined/.test(issue.message) ? `is required (${issue.message.replace(/^Invalid input: /, '')})` : issue.message;
+  return [`${keyPath(issue.path)}: ${message}`];
+}
+
+function credentialSource(templates: Record<string, string>, initial: CredentialValues): CredentialSource {
+  let last: CredentialValues = initial;
+  const files = [...new Set(Object.values(templates).flatMap((template) => referencesIn(template)?.files ?? []))];
+  return {
+    templates,
+    files,
+    read() {
+      const next: Record<string, string> = {};
+      for (const [key, template] of Object.entries(templates)) {
+        try {
+          next[key] = resolveTemplate(template);
+        } catch {
+          // Mid-swap of a Kubernetes secret volume: keep the last good value rather than fail.
+          const previous = last[key];
+          if (previous !== undefined) next[key] = previous;
+        }
+      }
+      last = next;
+      return next;
+    },
+  };
+}
+
+/** Validates a parsed config document (YAML or JSON already parsed). Throws ConfigError. */
+export function validateConfig(document: unknown): SidecarConfig {
+  const problems: string[] = [];
+  const resolved = resolveAll(document ?? {}, [], problems);
+  const parsed = configSchema.safeParse(resolved);
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const raw = parsed.data;
+  const rawRoutes = (document as { routes: Record<string, { credentials: Record<string, unknown> }> }).routes;
+  const routes: RouteConfig[] = [];
+  const listeners = new Map<string, string>([[`${raw.listen.host}:${raw.listen.port}`, 'listen']]);
+  for (const [name, route] of Object.entries(raw.routes)) {
+    const dialect = PROVIDERS[route.provider];
+    const tokenUrl = route.tokenUrl ?? (dialect.defaultTokenUrl as string);
+    let ca: string | undefined;
+    if (route.caFile !== undefined) {
+      try {
+        ca = readFileSync(route.caFile, 'utf8');
+      } catch (error) {
+        problems.push(`routes.${name}.caFile: cannot read ${route.caFile} (${(error as NodeJS.ErrnoException).code}); mount the CA bundle there or remove caFile`);
+      }
+    }
+    if (route.listen !== undefined) {
+      const address = `${route.listen.host}:${route.listen.port}`;
+      const other = listeners.get(address);
+      if (other !== undefined && route.listen.port !== 0) problems.push(`routes.${name}.listen: ${address} is already used by ${other}; give each route its own port`);
+      listeners.set(address, `routes.${name}.listen`);
+    }
+    const templates = Object.fromEntries(
+      Object.entries(rawRoutes[name]?.credentials ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
+    routes.push({
+      name,
+      provider: route.provider,
+      dialect,
+      upstream: new URL(route.upstream),
+      tokenUrl,
+      refreshUrl: route.refreshUrl ?? dialect.refreshUrl(tokenUrl),
+      listen: route.listen,
+      ca,
+      caFile: route.caFile,
+      credentials: credentialSource(templates, route.credentials as CredentialValues),
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...raw, routes };
+}
+
+/** Reads and validates a YAML or JSON config file. Throws ConfigError naming every problem. */
+export function loadConfig(file: string): SidecarConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`--config: cannot read ${file} (${(error as NodeJS.ErrnoException).code}); pass the path of a YAML or JSON config`]);
+  }
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(document.errors.map((error) => `${file}: ${error.message.split('\n')[0]}; fix the YAML syntax`));
+  }
+  return validateConfig(document.toJS());
+}

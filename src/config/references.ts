@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+
+const REFERENCE = /\$\{(env|file):([^}]+)\}/g;
+
+/** A config string holding `${env:NAME}` / `${file:PATH}` references, resolvable again later. */
+export interface Reference {
+  readonly template: string;
+  readonly files: readonly string[];
+}
+
+export function referencesIn(template: string): Reference | undefined {
+  const files: string[] = [];
+  let found = false;
+  for (const match of template.matchAll(REFERENCE)) {
+    found = true;
+    if (match[1] === 'file') files.push((match[2] as string).trim());
+  }
+  return found ? { template, files } : undefined;
+}
+
+/** Resolves every reference in `template`; throws an Error whose message says what to fix. */
+export function resolveTemplate(template: string, env: NodeJS.ProcessEnv = process.env): string {
+  return template.replace(REFERENCE, (_whole, kind: string, rawName: string) => {
+    const name = rawName.trim();
+    if (kind === 'env') {
+      const value = env[name];
+      if (value === undefined) throw new Error(`environment variable ${name} is not set; export it or change the value`);
+      return value;
+    }
+    try {
+      // Kubernetes-mounted secrets often end with a newline the provider would reject.
+      return readFileSync(name, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new Error(`cannot read file ${name} (${code}); mount the secret there or fix the path`);
+    }
+  });
+}
+
+/** Describes where a secret comes from without revealing it, for `check` and logs. */
+export function describeSource(template: string | undefined): string {
+  if (template === undefined) return '<unset>';
+  const reference = referencesIn(template);
+  return reference ? `<redacted: ${template}>` : '<redacted: inline value>';
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../providers/registry.js';
+import { parseDuration, parseSize } from './duration.js';
+
+const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+const hostPort = z.string({ error: 'expected "host:port", e.g. "127.0.0.1:8080"' }).transform((value, ctx) => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected "host:port" (e.g. "127.0.0.1:8080", "[::1]:8080"), got "${value}"` });
+    return z.NEVER;
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
+});
+export type HostPort = z.output<typeof hostPort>;
+
+const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as "500ms", "30s", "5m" or "1h"' }).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as "500ms", "30s", "5m" or "1h", got "${value}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const size = z.union([z.string(), z.number()], { error: 'expected a size such as "1MiB" or a number of bytes' }).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a size such as "512KiB", "1MiB" or a number of bytes, got "${value}"` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const httpUrl = (what: string) =>
+  z.string({ error: `expected the ${what} as an http(s) URL` }).superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected the ${what} as an absolute http(s) URL, got "${value}"` });
+      return;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') ctx.addIssue({ code: 'custom', message: `must use https:// (or http:// for local tests), got "${url.protocol}"` });
+    if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials in the URL; put them under credentials' });
+    if (url.search || url.hash) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+  });
+
+const route = z
+  .strictObject({
+    provider: z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]], { error: `expected one of: ${PROVIDER_NAMES.join(', ')}` }),
+    upstream: httpUrl('upstream API base'),
+    tokenUrl: httpUrl('token endpoint').optional(),
+    refreshUrl: httpUrl('refresh endpoint').optional(),
+    listen: hostPort.optional(),
+    caFile: z.string().min(1).optional(),
+    credentials: z.record(z.string(), z.unknown(), { error: 'expected a mapping of credential fields' }),
+  })
+  .superRefine((value, ctx) => {
+    const dialect = PROVIDERS[value.provider];
+    if (value.tokenUrl === undefined && dialect.defaultTokenUrl === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['tokenUrl'], message: `is required for provider "${value.provider}" (it has no documented default)` });
+    }
+    const parsed = dialect.credentials.safeParse(value.credentials);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['credentials', ...issue.path] } as never);
+    }
+  });
+
+export const configSchema = z.strictObject({
+  listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
+  admin: hostPort.default({ host: '0.0.0.0', port: 9464 }),
+  store: z
+    .strictObject({
+      type: z.enum(['memory', 'file', 'redis'], { error: 'expected memory, file or redis' }).default('memory'),
+      path: z.string().min(1).optional(),
+      url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
+      keyPrefix: z.string().default('token-sidecar:'),
+    })
+    .superRefine((value, ctx) => {
+      if (value.type === 'file' && value.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required when store.type is file' });
+      if (value.type === 'redis' && value.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when store.type is redis' });
+    })
+    .default({ type: 'memory', keyPrefix: 'token-sidecar:' }),
+  cache: z.strictObject({ maxEntries: z.number().int().min(1).max(1_000_000).default(1000) }).default({ maxEntries: 1000 }),
+  refresh: z
+    .strictObject({
+      ahead: z.number().gt(0, 'must be between 0 and 1 (exclusive)').lt(1, 'must be between 0 and 1 (exclusive)').default(0.2),
+      defaultLifetime: duration.default(300_000),
+      backoffInitial: duration.default(1_000),
+      backoffMax: duration.default(60_000),
+      rejectedRetry: duration.default(300_000),
+      eager: z.boolean().default(true),
+    })
+    .default({ ahead: 0.2, defaultLifetime: 300_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true }),
+  timeouts: z
+    .strictObject({
+      connect: duration.default(5_000),
+      token: duration.default(10_000),
+      upstreamHeaders: duration.default(30_000),
+      idle: duration.default(60_000),
+    })
+    .default({ connect: 5_000, token: 10_000, upstreamHeaders: 30_000, idle: 60_000 }),
+  upstream: z
+    .strictObject({
+      connections: z.number().int().min(1).max(10_000).default(128),
+      retryBodyLimit: size.default(1024 * 1024),
+    })
+    .default({ connections: 128, retryBodyLimit: 1024 * 1024 }),
+  shutdownGrace: duration.default(20_000),
+  accessLog: z.boolean().default(false),
+  routes: z
+    .record(z.string(), route, { error: 'expected a mapping of route names to routes' })
+    .superRefine((routes, ctx) => {
+      const names = Object.keys(routes);
+      if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'must define at least one route' });
+      for (const name of names) {
+        if (!ROUTE_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'route names are path segments: letters, digits, ".", "_" or "-", starting with a letter or digit' });
+      }
+    }),
+});
+
+export type RawConfig = z.output<typeof configSchema>;

@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric of SPEC §5, on a registry the app creates (no global state).
+ * Labels are bounded: route names, providers, grants, results, methods and status codes.
+ */
+export function createMetrics(registry: Registry = new Registry(), options: { defaultMetrics?: boolean } = {}) {
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    tokenRefresh: new Counter({
+      name: 'token_sidecar_token_refresh_total',
+      help: 'Token requests made to token endpoints, by grant and result (success, rejected, error).',
+      labelNames: ['route', 'provider', 'grant', 'result'] as const,
+      registers: [registry],
+    }),
+    tokenRefreshDuration: new Histogram({
+      name: 'token_sidecar_token_refresh_duration_seconds',
+      help: 'Duration of token requests to token endpoints.',
+      labelNames: ['route', 'provider'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    tokenExpiry: new Gauge({
+      name: 'token_sidecar_token_expiry_timestamp_seconds',
+      help: 'Unix time at which the current access token of the route expires.',
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    tokenCache: new Counter({
+      name: 'token_sidecar_token_cache_total',
+      help: 'Token lookups on the request path: hit (valid cached token), miss (fetched), coalesced (joined a fetch in flight).',
+      labelNames: ['route', 'result'] as const,
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: 'token_sidecar_requests_total',
+      help: 'Requests answered to apps, by route, method and status code (upstream answers and the sidecar own errors).',
+      labelNames: ['route', 'method', 'code'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'token_sidecar_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its answer.',
+      labelNames: ['route'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    upstreamRetries: new Counter({
+      name: 'token_sidecar_upstream_retries_total',
+      help: 'Requests retried upstream by the sidecar, by reason (unauthorized: a 401 answered with a fresh token).',
+      labelNames: ['route', 'reason'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** Keeps the method label bounded: unknown methods count as OTHER. */
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : 'OTHER';
+}
+
+/** The route label of requests no route matched (route names cannot start with "_"). */
+export const UNMATCHED_ROUTE = '_unmatched';

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { CAMEL_CASE, clientPair, field, firstStringField, readTokenSet } from './guards.js';
+import type { ProviderDialect } from './types.js';
+
+/** Cobee Partners API: JSON client credentials, no refresh token: re-authenticate each time. */
+export const cobee: ProviderDialect = {
+  name: 'cobee',
+  credentials: z.strictObject(clientPair),
+  defaultTokenUrl: 'https://partners-api.cobee.io/api/v3/oauth/token',
+  refreshUrl: (tokenUrl) => tokenUrl,
+  tokenShapingFields: [],
+  initialGrant: (credentials, urls) => ({
+    grant: 'client_credentials',
+    url: urls.tokenUrl,
+    encoding: 'json',
+    fields: { clientId: field(credentials, 'clientId'), clientSecret: field(credentials, 'clientSecret') },
+  }),
+  fallBackToInitialGrant: false,
+  parseToken: (body) => readTokenSet(body, CAMEL_CASE),
+  errorCode: (body) => firstStringField(body, ['code', 'message']),
+};

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { clientPair, credentialField, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
+import { formGrants } from './form-oauth.js';
+import type { ProviderDialect } from './types.js';
+
+/**
+ * Petje.af: form-encoded; an authorization_code bootstrap, then refresh_token grants.
+ * Errors come as RFC 6749 `{error}` or as a problem document `{status, title, detail}`.
+ */
+export const petje: ProviderDialect = {
+  name: 'petje',
+  credentials: z.strictObject({ ...clientPair, refreshToken: credentialField.optional, redirectUri: credentialField.optional }),
+  defaultTokenUrl: 'https://api.petje.af/v1/oauth2/tokens',
+  tokenShapingFields: [],
+  initialGrant: () => undefined,
+  ...formGrants,
+  fallBackToInitialGrant: false,
+  parseToken: (body) => readTokenSet(body, SNAKE_CASE),
+  errorCode: (body) => firstStringField(body, ['error', 'title']),
+};

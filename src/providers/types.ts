@@ -1,0 +1,58 @@
+import type { z } from 'zod';
+
+/** The grant a token request uses; also the `grant` metric label. */
+export type Grant = 'client_credentials' | 'refresh_token' | 'authorization_code';
+
+/** A token request as a dialect builds it; the token client sends it. Never logged. */
+export interface TokenHttpRequest {
+  readonly grant: Grant;
+  readonly url: string;
+  readonly encoding: 'json' | 'form';
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+/** A validated token-endpoint answer. */
+export interface TokenSet {
+  readonly accessToken: string;
+  readonly refreshToken: string | undefined;
+  /** undefined when the provider omitted it: the configured default lifetime applies. */
+  readonly expiresInSeconds: number | undefined;
+}
+
+/** Resolved credential values of one route (secrets included: never log this object). */
+export type CredentialValues = Readonly<Record<string, string | undefined>>;
+
+export interface TokenUrls {
+  readonly tokenUrl: string;
+  readonly refreshUrl: string;
+}
+
+/**
+ * One provider's dialect: how to build each grant's request and how to read the answer.
+ * Adding a provider is one file exporting this and one line in `registry.ts`.
+ */
+export interface ProviderDialect {
+  readonly name: string;
+  /** Schema of the route's `credentials` block (values already resolved from ${env:}/${file:}). */
+  readonly credentials: z.ZodType<Record<string, string | undefined>>;
+  /** Documented token endpoint, used when a route sets no `tokenUrl`. */
+  readonly defaultTokenUrl: string | undefined;
+  /** The refresh endpoint for a token URL (Covver refreshes on a separate path). */
+  refreshUrl(tokenUrl: string): string;
+  /** Credential fields besides clientId that yield a different token (part of the cache key). */
+  readonly tokenShapingFields: readonly string[];
+  /** A static `Authorization` value that needs no token call (Light API keys), if configured. */
+  staticAuthorization?(credentials: CredentialValues): string | undefined;
+  /** The grant that obtains a token without a refresh token; undefined if the provider has none. */
+  initialGrant(credentials: CredentialValues, urls: TokenUrls): TokenHttpRequest | undefined;
+  /** The refresh-token grant, if the provider has one. */
+  refreshGrant?(credentials: CredentialValues, refreshToken: string, urls: TokenUrls): TokenHttpRequest;
+  /** The authorization-code exchange (`token-sidecar authorize`), if the provider has one. */
+  authorizationCodeGrant?(credentials: CredentialValues, code: string, urls: TokenUrls): TokenHttpRequest;
+  /** When a refresh fails terminally, try the initial grant before giving up (Covver). */
+  readonly fallBackToInitialGrant: boolean;
+  /** Validates a 2xx body; throws `MalformedTokenResponse` naming the field. */
+  parseToken(body: unknown): TokenSet;
+  /** A short, secret-free error code from an error body (for logs), if it has one. */
+  errorCode(body: unknown): string | undefined;
+}

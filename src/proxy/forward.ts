@@ -1,0 +1,109 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import { SidecarError } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Authorization } from '../token/provider.js';
+import { appResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import type { UpstreamPools } from './pools.js';
+import type { RouteMatch } from './router.js';
+
+/** The token side as the proxy sees it: a header value per route, and a way to report a 401. */
+export interface TokenSource {
+  authorization(route: string): Promise<Authorization>;
+  invalidate(route: string, tokenId: number): boolean;
+}
+
+export interface ForwarderDeps {
+  readonly pools: UpstreamPools;
+  readonly tokens: TokenSource;
+  readonly metrics: Metrics;
+  /** Bodies up to this size are buffered so a 401 can be retried with a fresh token. */
+  readonly retryBodyLimit: number;
+}
+
+type Body = { kind: 'none' } | { kind: 'buffered'; data: Buffer } | { kind: 'streamed' };
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT']);
+
+function upstreamError(error: unknown, route: string): SidecarError {
+  const code = (error as { code?: string }).code ?? 'unknown';
+  if (TIMEOUT_CODES.has(code)) return new SidecarError('upstream_timeout', { route, detail: `upstream sent no headers in time (${code})` });
+  return new SidecarError('upstream_unavailable', { route, detail: `upstream request failed (${code})` });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && (length === undefined || length === '0')) return { kind: 'none' };
+  if (chunked || Number(length) > limit) return { kind: 'streamed' };
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return { kind: 'buffered', data: Buffer.concat(chunks) };
+}
+
+/** A sink for the body of a 401 that will be retried. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
+}
+
+/**
+ * Forwards one request on the route's keep-alive undici pool and streams the answer back.
+ * A 401 with a replayable body is retried once with a fresh token.
+ */
+export class Forwarder {
+  readonly #deps: ForwarderDeps;
+
+  constructor(deps: ForwarderDeps) {
+    this.#deps = deps;
+  }
+
+  async forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch): Promise<void> {
+    const route = match.route.name;
+    const abort = new AbortController();
+    // An app that leaves aborts its upstream request at once; undici then frees the connection.
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const body = await readBody(req, this.#deps.retryBodyLimit);
+    let authorization = await this.#deps.tokens.authorization(route);
+    const retried = await this.#send(req, res, match, authorization, body, body.kind !== 'streamed', abort.signal);
+    if (!retried) return;
+    this.#deps.metrics.upstreamRetries.inc({ route, reason: 'unauthorized' });
+    this.#deps.tokens.invalidate(route, authorization.tokenId);
+    authorization = await this.#deps.tokens.authorization(route);
+    await this.#send(req, res, match, authorization, body, false, abort.signal);
+  }
+
+  /** Returns true when the answer was a 401 held back for a retry. */
+  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, authorization: Authorization, body: Body, mayRetry: boolean, signal: AbortSignal): Promise<boolean> {
+    let heldBack = false;
+    try {
+      await this.#deps.pools.upstream(match.route).stream(
+        {
+          path: match.upstreamPath,
+          method: req.method as string,
+          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header),
+          body: body.kind === 'buffered' ? body.data : body.kind === 'streamed' ? req : null,
+          signal,
+        },
+        ({ statusCode, headers }) => {
+          if (statusCode === 401 && mayRetry && authorization.tokenId !== 0) {
+            heldBack = true;
+            return discard();
+          }
+          res.writeHead(statusCode, appResponseHeaders(headers));
+          return res;
+        },
+      );
+    } catch (error) {
+      if (signal.aborted) return false;
+      // Headers already went out: the only honest signal left is to cut the answer short.
+      if (res.headersSent) {
+        res.destroy(error as Error);
+        return false;
+      }
+      throw upstreamError(error, match.route.name);
+    }
+    return heldBack;
+  }
+}

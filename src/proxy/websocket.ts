@@ -1,0 +1,39 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import type { Logger } from '../log.js';
+import { asSidecarError, sendErrorOnSocket } from './answer.js';
+import type { TokenSource } from './forward.js';
+import type { RouteMatch } from './router.js';
+
+/** Carries WebSocket `Upgrade` requests with http-proxy-3, injecting the route's token. */
+export class WebSocketForwarder {
+  readonly #proxy = createProxyServer({ ws: true, changeOrigin: true, secure: true, xfwd: false });
+  readonly #tokens: TokenSource;
+
+  constructor(tokens: TokenSource, logger: Logger) {
+    this.#tokens = tokens;
+    this.#proxy.on('error', (error, _req, target) => {
+      logger.warn({ event: 'websocket_error', error: (error as Error).message });
+      if (target && 'writable' in target && (target as Duplex).writable && !('headersSent' in target)) {
+        sendErrorOnSocket(target as Duplex, asSidecarError(error));
+      }
+    });
+  }
+
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, match: RouteMatch): Promise<void> {
+    const { route } = match;
+    const authorization = await this.#tokens.authorization(route.name);
+    req.url = match.upstreamPath;
+    delete req.headers.authorization;
+    this.#proxy.ws(req, socket, head, {
+      target: route.upstream.origin,
+      headers: { authorization: authorization.header },
+      ...(route.ca === undefined ? {} : { ca: route.ca }),
+    });
+  }
+
+  close(): void {
+    this.#proxy.close();
+  }
+}
