@@ -1,6 +1,8 @@
 // A real Prometheus for tests: Debian's /usr/bin/prometheus as a child process on 127.0.0.1,
 // with a temporary config and TSDB, scraping the given targets. No fixed port: Prometheus binds
 // `127.0.0.1:0` and logs the port it got ("Listening on" with the bound address), which we read.
+// Expect the first scrape about 5 s after start: Prometheus hands discovered targets to the scrape
+// manager on a fixed 5 s tick. waitFor()'s default timeout allows for it.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -61,6 +63,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  // An 'error' after start-up (a failed kill) must not become an uncaught exception.
+  child.on('error', () => undefined);
   // If the test process dies without close(), do not leave Prometheus running.
   const killOnExit = (): void => {
     child.kill('SIGKILL');
