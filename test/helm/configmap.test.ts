@@ -2,12 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CHART, FIXTURES, only, render } from './kit.js';
+import { CHART, FIXTURES, dataOf, only, render } from './kit.js';
 
 function configOf(objects: Awaited<ReturnType<typeof render>>): unknown {
-  const cm = only(objects, 'ConfigMap') as { data: Record<string, string> };
-  expect(Object.keys(cm.data)).toEqual(['config.yaml']);
-  return parse(cm.data['config.yaml'] ?? '');
+  const data = dataOf(only(objects, 'ConfigMap'));
+  expect(Object.keys(data)).toEqual(['config.yaml']);
+  return parse(data['config.yaml'] ?? '');
 }
 
 describe('ConfigMap', () => {

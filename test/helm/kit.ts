@@ -197,3 +197,12 @@ export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: (
 export async function copyChart(dest: string): Promise<void> {
   await cp(CHART, dest, { recursive: true });
 }
+
+/** The `data` of a ConfigMap or Secret, checked to be string-valued. */
+export function dataOf(obj: K8sObject): Record<string, string> {
+  const data = obj.data;
+  if (data === null || typeof data !== 'object' || Object.values(data).some((v) => typeof v !== 'string')) {
+    throw new Error(`${obj.kind} ${obj.metadata.name} has no string-valued data`);
+  }
+  return data as Record<string, string>;
+}

@@ -1,6 +1,6 @@
 // templates/secret.yaml and the credentials/existingSecret rules.
 import { describe, expect, it } from 'vitest';
-import { FIXTURES, only, podTemplate, render, renderError, volume } from './kit.js';
+import { FIXTURES, dataOf, only, podTemplate, render, renderError, volume } from './kit.js';
 
 const full = `${FIXTURES}full-values.yaml`;
 
@@ -10,9 +10,9 @@ describe('Secret', () => {
   });
 
   it('holds each credentials key base64-encoded', async () => {
-    const secret = only(await render({ valuesFiles: [full] }), 'Secret') as { type: string; data: Record<string, string> };
+    const secret = only(await render({ valuesFiles: [full] }), 'Secret');
     expect(secret.type).toBe('Opaque');
-    const decoded = Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    const decoded = Object.fromEntries(Object.entries(dataOf(secret)).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
     expect(decoded).toEqual({
       'covver-client-secret': 'covver-s3cret',
       'cobee-client-id': 'cobee-client',
