@@ -6,7 +6,7 @@ import { createApp, type Addresses, type App } from './app.js';
 import { authorize, UsageError } from './commands/authorize.js';
 import { describeConfig } from './commands/check.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import { demoConfig, demoInstructions, startDemoEmulators } from './demo.js';
+import { demoInstructions, startDemo } from './demo.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 
 const EXIT = { ok: 0, runtime: 1, usage: 2 } as const;
@@ -87,8 +87,8 @@ await yargs(hideBin(process.argv))
     async (argv) => {
       const logger = createLogger({ level: argv['log-level'] });
       try {
-        const emulators = await startDemoEmulators(argv.lifetime);
-        const app = createApp({ config: demoConfig(emulators, { port: argv.port, adminPort: argv['admin-port'] }), logger });
+        const { emulators, config } = await startDemo({ port: argv.port, adminPort: argv['admin-port'], lifetimeSeconds: argv.lifetime });
+        const app = createApp({ config, logger });
         const { proxy, admin } = await serve(app, logger, () => emulators.close());
         process.stderr.write(demoInstructions(proxy, admin, argv.lifetime));
       } catch (error) {

@@ -1,34 +1,38 @@
-import { validateConfig } from './config/load.js';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type SidecarConfig } from './config/load.js';
 import { DEMO_CLIENTS, DEMO_LIGHT_API_KEY, startEmulators, type EmulatorSet } from './emulators/index.js';
 
-/** The demo's config: the four emulated providers behind one sidecar (plus Light's API-key mode). */
-export function demoConfig(emulators: EmulatorSet, options: { port: number; adminPort: number }) {
-  return validateConfig({
-    listen: `127.0.0.1:${options.port}`,
-    admin: `127.0.0.1:${options.adminPort}`,
-    accessLog: true,
-    routes: {
-      covver: { provider: 'covver', upstream: emulators.covver.apiUrl, tokenUrl: emulators.covver.tokenUrl, credentials: { ...DEMO_CLIENTS.covver } },
-      cobee: { provider: 'cobee', upstream: emulators.cobee.apiUrl, tokenUrl: emulators.cobee.tokenUrl, credentials: { ...DEMO_CLIENTS.cobee } },
-      petje: {
-        provider: 'petje',
-        upstream: emulators.petje.apiUrl,
-        tokenUrl: emulators.petje.tokenUrl,
-        credentials: { ...DEMO_CLIENTS.petje, refreshToken: emulators.petje.issueRefreshToken() },
-      },
-      light: {
-        provider: 'light',
-        upstream: emulators.light.apiUrl,
-        tokenUrl: emulators.light.tokenUrl,
-        credentials: { ...DEMO_CLIENTS.light, refreshToken: emulators.light.issueRefreshToken() },
-      },
-      'light-key': { provider: 'light', upstream: emulators.light.apiUrl, credentials: { apiKey: DEMO_LIGHT_API_KEY } },
-    },
-  });
+/** The shipped demo config; the demo fills its ${env:DEMO_*} values from the running emulators. */
+export const DEMO_CONFIG = fileURLToPath(new URL('../config/demo.yaml', import.meta.url));
+
+export function demoEnvironment(emulators: EmulatorSet, options: { port: number; adminPort: number }): Record<string, string> {
+  const env: Record<string, string> = {
+    DEMO_LISTEN: `127.0.0.1:${options.port}`,
+    DEMO_ADMIN: `127.0.0.1:${options.adminPort}`,
+    DEMO_PETJE_REFRESH_TOKEN: emulators.petje.issueRefreshToken(),
+    DEMO_LIGHT_REFRESH_TOKEN: emulators.light.issueRefreshToken(),
+    DEMO_LIGHT_API_KEY,
+  };
+  for (const provider of ['covver', 'cobee', 'petje', 'light'] as const) {
+    const prefix = `DEMO_${provider.toUpperCase()}`;
+    env[`${prefix}_API`] = emulators[provider].apiUrl;
+    env[`${prefix}_TOKEN_URL`] = emulators[provider].tokenUrl;
+    env[`${prefix}_CLIENT_ID`] = DEMO_CLIENTS[provider].clientId;
+    env[`${prefix}_CLIENT_SECRET`] = DEMO_CLIENTS[provider].clientSecret;
+  }
+  return env;
 }
 
-export async function startDemoEmulators(lifetimeSeconds: number): Promise<EmulatorSet> {
-  return startEmulators({ lifetimeSeconds });
+/** Starts the emulators and loads config/demo.yaml against them. */
+export async function startDemo(options: { port: number; adminPort: number; lifetimeSeconds: number }): Promise<{ emulators: EmulatorSet; config: SidecarConfig }> {
+  const emulators = await startEmulators({ lifetimeSeconds: options.lifetimeSeconds });
+  Object.assign(process.env, demoEnvironment(emulators, options));
+  try {
+    return { emulators, config: loadConfig(DEMO_CONFIG) };
+  } catch (error) {
+    await emulators.close();
+    throw error;
+  }
 }
 
 export function demoInstructions(proxy: string, admin: string, lifetimeSeconds: number): string {
@@ -36,6 +40,7 @@ export function demoInstructions(proxy: string, admin: string, lifetimeSeconds: 
   return [
     '',
     `token-sidecar demo: four emulated providers (tokens live ${lifetimeSeconds} s) behind a sidecar on ${base}`,
+    `config: ${DEMO_CONFIG}`,
     'Try:',
     `  curl -s ${base}/covver/whoami`,
     `  curl -s ${base}/cobee/whoami`,

@@ -63,7 +63,9 @@ export function firstStringField(body: unknown, fields: readonly string[]): stri
   return undefined;
 }
 
-const secret = z.string({ error: 'expected a non-empty string (a value, ${env:NAME} or ${file:PATH})' }).min(1, 'must not be empty');
+const secret = z
+  .string({ error: (issue) => `${issue.input === undefined ? 'is required' : 'expected a string'}: a value, \${env:NAME} or \${file:PATH}` })
+  .min(1, 'must not be empty');
 export const credentialField = { required: secret, optional: secret.optional() };
 
 /** Client id and secret, the pair every OAuth dialect needs. */

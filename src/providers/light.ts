@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { credentialField, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
+import { credentialField, field, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
 import { formGrants } from './form-oauth.js';
 import type { ProviderDialect } from './types.js';
 
@@ -32,6 +32,8 @@ export const light: ProviderDialect = {
   staticAuthorization: (credentials) => (credentials.apiKey === undefined ? undefined : `Basic ${credentials.apiKey}`),
   initialGrant: () => undefined,
   ...formGrants,
+  // Light's authorization-code exchange requires the redirect_uri of the consent flow.
+  authorizationCodeGrant: (credentials, code, urls) => formGrants.authorizationCodeGrant({ ...credentials, redirectUri: field(credentials, 'redirectUri') }, code, urls),
   fallBackToInitialGrant: false,
   parseToken: (body) => readTokenSet(body, SNAKE_CASE),
   errorCode: (body) => firstStringField(body, ['error']),
