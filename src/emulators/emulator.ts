@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { serveApi, type ApiContext } from './api.js';
 import { DIALECTS } from './dialects.js';
 import { FaultSlot } from './fault-slot.js';
-import { sendJson } from './http.js';
+import { pathOf, sendJson } from './http.js';
 import { Lifecycle, listen } from './lifecycle.js';
 import { checkLifetime, resolveOptions } from './options.js';
 import { createStats, resetStats } from './stats.js';
@@ -54,7 +54,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = pathOf(req);
     if (path === dialect.tokenPath || path === dialect.refreshPath) return serveToken(req, res, tokenContext);
     const subPath = apiSubPath(path);
     if (subPath !== undefined) return serveApi(req, res, subPath, apiContext);
@@ -63,7 +63,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
   }
 
   async function routeUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = pathOf(req);
     if (apiSubPath(path) === '/ws') return webSocket.upgrade(req, socket, head);
     refuseUpgrade(socket, 404, { message: 'Not Found' });
   }
@@ -71,8 +71,12 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     // Never crash, never log: a failure after the answer started just drops the connection.
     route(req, res).catch(() => {
-      if (res.headersSent || lifecycle.closed) res.destroy();
-      else sendJson(res, 500, { message: 'Internal emulator error' });
+      try {
+        if (res.headersSent || lifecycle.closed) res.destroy();
+        else sendJson(res, 500, { message: 'Internal emulator error' });
+      } catch {
+        res.destroy();
+      }
     });
   };
   const server: Server = resolved.tls ? createHttpsServer(resolved.tls, onRequest) : createHttpServer(onRequest);

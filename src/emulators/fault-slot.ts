@@ -15,6 +15,7 @@ export class FaultSlot<F extends { kind: string }> {
     if (times !== undefined && (!Number.isInteger(times) || times < 1)) {
       throw new RangeError(`fault "times" must be a positive integer or undefined, got ${String(times)}`);
     }
+    checkFault(plan.fault);
     this.fault = plan.fault;
     this.remaining = times;
   }
@@ -28,5 +29,19 @@ export class FaultSlot<F extends { kind: string }> {
       if (this.remaining === 0) this.set(undefined);
     }
     return fault;
+  }
+}
+
+/** Rejects fault parameters that could only fail later, inside a request. */
+function checkFault(fault: { kind: string; status?: unknown; ms?: unknown; bytes?: unknown }): void {
+  const { kind, status, ms, bytes } = fault;
+  if (kind === 'status' && !(Number.isInteger(status) && Number(status) >= 200 && Number(status) <= 599)) {
+    throw new RangeError(`status fault needs an integer status 200-599, got ${String(status)}`);
+  }
+  if (kind === 'delay' && !(typeof ms === 'number' && Number.isFinite(ms) && ms >= 0)) {
+    throw new RangeError(`delay fault needs ms >= 0, got ${String(ms)}`);
+  }
+  if (kind === 'huge' && !(Number.isInteger(bytes) && Number(bytes) >= 0)) {
+    throw new RangeError(`huge fault needs an integer bytes >= 0, got ${String(bytes)}`);
   }
 }

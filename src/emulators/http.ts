@@ -32,6 +32,11 @@ export async function countBody(req: IncomingMessage): Promise<number> {
   return bytes;
 }
 
+/** The raw path as received, query excluded. */
+export function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0] ?? '/';
+}
+
 /** `application/json; charset=utf-8` → `application/json`. */
 export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';

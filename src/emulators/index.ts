@@ -7,6 +7,7 @@ export type {
   EmulatorClient,
   EmulatorOptions,
   EmulatorSet,
+  EmulatorSetOptions,
   EmulatorStats,
   FaultPlan,
   TokenFault,

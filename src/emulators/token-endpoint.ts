@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dialect } from './dialect.js';
 import type { FaultSlot } from './fault-slot.js';
 import { executeGrant, type GrantContext } from './grants.js';
-import { readBody, sendJson } from './http.js';
+import { pathOf, readBody, sendJson } from './http.js';
 import type { Lifecycle } from './lifecycle.js';
 import { countGrant } from './stats.js';
 import { preemptToken, sendHuge, spoilSuccess } from './token-faults.js';
@@ -26,7 +26,7 @@ export async function serveToken(req: IncomingMessage, res: ServerResponse, cont
   stats.tokenRequests += 1;
   const { body, overflow } = await readBody(req, BODY_LIMIT);
   const method = req.method ?? 'GET';
-  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const path = pathOf(req);
   const parsed = dialect.parse({ method, path, contentType: req.headers['content-type'], body, overflow });
   countGrant(stats, parsed.ok ? parsed.request.grant : parsed.grant);
 

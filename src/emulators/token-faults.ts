@@ -41,11 +41,18 @@ export async function preemptToken(
     case 'garbage':
       res.writeHead(200, { 'content-type': dialect.contentType }).end('{"access_token": "eyJhbGciOi<<garbage>>');
       return true;
-    case 'status':
-      if (fault.body === undefined) sendJson(res, fault.status, dialect.errorBody(fault.status), fault.headers, dialect.contentType);
-      else res.writeHead(fault.status, { 'content-type': dialect.contentType, ...fault.headers }).end(fault.body);
+    case 'status': {
+      const headers = lowerCaseKeys(fault.headers ?? {});
+      if (fault.body === undefined) sendJson(res, fault.status, dialect.errorBody(fault.status), headers, dialect.contentType);
+      else res.writeHead(fault.status, { 'content-type': dialect.contentType, ...headers }).end(fault.body);
       return true;
+    }
   }
+}
+
+/** So a caller's `Content-Type` replaces ours instead of going out beside it. */
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
 /** Applies a body fault to a success body in place. */

@@ -38,6 +38,7 @@ export class WebSocketEcho {
     stats.apiAuthorized += 1;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const prefix = Buffer.from(`${owner.clientId}: `);
+      ws.on('error', () => ws.terminate()); // a bad frame must not become an uncaught exception
       ws.on('message', (data: RawData, isBinary: boolean) => {
         const parts = Array.isArray(data) ? data : [Buffer.isBuffer(data) ? data : Buffer.from(data)];
         ws.send(Buffer.concat([prefix, ...parts]), { binary: isBinary });
