@@ -20,6 +20,8 @@ export interface RouteTokenState {
   readonly route: string;
   readonly provider: string;
   readonly state: 'static' | 'empty' | 'valid' | 'refreshing' | 'failing' | 'rejected';
+  /** A token request is in flight right now (also while failing or rejected: a retry). */
+  readonly refreshing: boolean;
   readonly validUntil?: string;
   readonly failingSince?: string;
   readonly reason?: string;
@@ -123,9 +125,9 @@ export class TokenProvider {
   states(): RouteTokenState[] {
     const now = this.#deps.clock.now();
     return [...this.#routes.values()].map(({ route, key, static: isStatic }) => {
-      const base = { route: route.name, provider: route.provider };
-      if (isStatic !== undefined) return { ...base, state: 'static' as const };
       const credential = this.#credentials.peek(key);
+      const base = { route: route.name, provider: route.provider, refreshing: credential?.inflight !== undefined };
+      if (isStatic !== undefined) return { ...base, state: 'static' as const };
       const token = credential?.usable(now);
       const failure = credential?.failure;
       const validUntil = token ? { validUntil: new Date(token.expiresAt).toISOString() } : {};
