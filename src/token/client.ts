@@ -10,14 +10,20 @@ export class TokenEndpointError extends Error {
   readonly reason: string;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  /**
+   * A refresh token found in a 2xx answer that was otherwise broken: the provider may have
+   * rotated it, so it must be kept. Non-enumerable, so it never lands in a log line.
+   */
+  declare readonly refreshToken: string | undefined;
 
-  constructor(kind: 'rejected' | 'transient', reason: string, message: string, options: { status?: number; retryAfterMs?: number } = {}) {
+  constructor(kind: 'rejected' | 'transient', reason: string, message: string, options: { status?: number; retryAfterMs?: number; refreshToken?: string } = {}) {
     super(message);
     this.name = 'TokenEndpointError';
     this.kind = kind;
     this.reason = reason;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    Object.defineProperty(this, 'refreshToken', { value: options.refreshToken, enumerable: false });
   }
 }
 
@@ -33,18 +39,39 @@ function encode(tokenRequest: TokenHttpRequest): { contentType: string; body: st
   return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(tokenRequest.fields).toString() };
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string | undefined> {
+/** Reads at most `limit` bytes; `truncated` when the body was longer (the rest is not read). */
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<{ text: string; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
+    const buffer = chunk as Buffer;
+    if (size + buffer.length > limit) {
+      chunks.push(buffer.subarray(0, limit - size));
       body.destroy();
-      return undefined;
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
     }
-    chunks.push(chunk as Buffer);
+    size += buffer.length;
+    chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+}
+
+const REFRESH_FIELD = /"(?:refresh_token|refreshToken)"\s*:\s*("(?:[^"\\]|\\.){1,4096}")/;
+
+/**
+ * The refresh token of a broken 2xx answer (null access token, bad expires_in, oversized),
+ * read from the conventional field names, also in a truncated prefix. A provider that rotates
+ * has already spent the old one, so dropping this would lose the grant.
+ */
+function salvageRefreshToken(text: string): string | undefined {
+  const match = REFRESH_FIELD.exec(text);
+  if (!match) return undefined;
+  try {
+    const value = JSON.parse(match[1] as string) as string;
+    return /^\S+$/.test(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function networkReason(error: unknown): string {
@@ -69,7 +96,7 @@ export class TokenClient {
   async send(tokenRequest: TokenHttpRequest, dialect: ProviderDialect, dispatcher: Dispatcher): Promise<TokenSet> {
     const { contentType, body } = encode(tokenRequest);
     let response: Dispatcher.ResponseData;
-    let text: string | undefined;
+    let read: { text: string; truncated: boolean };
     try {
       response = await request(tokenRequest.url, {
         method: 'POST',
@@ -78,14 +105,18 @@ export class TokenClient {
         body,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
-      text = await readLimited(response.body, this.#maxBodyBytes);
+      read = await readLimited(response.body, this.#maxBodyBytes);
     } catch (error) {
       const reason = networkReason(error);
       throw new TokenEndpointError('transient', reason, reason === 'timeout' ? `token endpoint did not answer within ${this.#timeoutMs} ms` : `token endpoint unreachable (${(error as { code?: string }).code ?? 'network error'})`);
     }
     const status = response.statusCode;
-    if (text === undefined) {
-      throw new TokenEndpointError('transient', 'malformed', `token endpoint answered more than ${this.#maxBodyBytes} bytes`, { status });
+    const { text } = read;
+    const success = status >= 200 && status < 300;
+    const salvaged = success ? salvageRefreshToken(text) : undefined;
+    const kept = salvaged === undefined ? {} : { refreshToken: salvaged };
+    if (read.truncated) {
+      throw new TokenEndpointError('transient', 'malformed', `token endpoint answered more than ${this.#maxBodyBytes} bytes`, { status, ...kept });
     }
     let json: unknown;
     try {
@@ -93,12 +124,12 @@ export class TokenClient {
     } catch {
       json = undefined;
     }
-    if (status >= 200 && status < 300) {
-      if (json === undefined) throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} without a JSON body`, { status });
+    if (success) {
+      if (json === undefined) throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} without a JSON body`, { status, ...kept });
       try {
         return dialect.parseToken(json);
       } catch (error) {
-        if (error instanceof MalformedTokenResponse) throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} but ${error.message}`, { status });
+        if (error instanceof MalformedTokenResponse) throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} but ${error.message}`, { status, ...kept });
         throw error;
       }
     }

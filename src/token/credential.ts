@@ -182,6 +182,7 @@ export class Credential {
         return;
       } catch (error) {
         const failure = error instanceof TokenEndpointError ? error : new TokenEndpointError('transient', 'internal', (error as Error).message);
+        if (failure.refreshToken !== undefined) await this.#keepRefreshToken(failure.refreshToken, grantBootstrap);
         const fallBack = failure.kind === 'rejected' && index < attempts.length - 1;
         if (!fallBack) {
           this.#fail(failure, trigger, tokenRequest.grant);
@@ -236,6 +237,24 @@ export class Credential {
       expiresAt: new Date(token.expiresAt).toISOString(),
       rotated: tokenSet.refreshToken !== undefined && tokenSet.refreshToken !== usedRefreshToken,
     });
+  }
+
+  /**
+   * A broken 2xx answer still carried a refresh token: a rotating provider has spent the old
+   * one, so store the new one before any retry, or the grant is lost (Light revokes the family).
+   */
+  async #keepRefreshToken(refreshToken: string, bootstrap: string | undefined): Promise<void> {
+    const { clock, store, logger } = this.#deps;
+    const current = this.token;
+    // The current access token stays as it was (obtainedAt doubles as updatedAt on adoption).
+    const grant: StoredGrant = { refreshToken, accessToken: current?.value, expiresAt: current?.expiresAt, bootstrap, updatedAt: current?.obtainedAt ?? clock.now() };
+    try {
+      await store.set(this.key, grant);
+      this.#unsaved = undefined;
+    } catch (error) {
+      this.#unsaved = grant;
+      logger.error({ event: 'store_write_failed', route: this.primary.name, error: (error as Error).message }, 'could not persist the refresh token; keeping it in memory');
+    }
   }
 
   #accept(token: Token): void {

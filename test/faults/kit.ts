@@ -1,0 +1,192 @@
+// The fault suite's kit: route configs against the emulators, fast timing defaults, HTTP and
+// raw-socket helpers, and admin probes. Every sidecar is the built CLI (dist/cli.js).
+import { connect } from 'node:net';
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { DEMO_CLIENTS, type Emulator } from '../../src/emulators/index.js';
+import { metricValue, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
+
+export { metricValue, startSidecar, waitFor, type RunningSidecar };
+
+/** Timeouts and backoff short enough that every fault shows within a second or two. */
+export const FAST = {
+  timeouts: { connect: '500ms', token: '600ms', upstreamHeaders: '1s', idle: '5s' },
+  refresh: { backoffInitial: '100ms', backoffMax: '800ms', rejectedRetry: '1h', defaultLifetime: '300s' },
+  shutdownGrace: '10s',
+} as const;
+
+type Json = Record<string, unknown>;
+
+/** A route for `emulator` with its demo credentials (Petje and Light bootstrap with a fresh refresh token). */
+export function routeFor(emulator: Emulator, overrides: { credentials?: Json; tokenUrl?: string; upstream?: string } & Json = {}): Json {
+  const { credentials, ...rest } = overrides;
+  const demo = DEMO_CLIENTS[emulator.provider];
+  const base: Json = { clientId: demo.clientId, clientSecret: demo.clientSecret };
+  if (emulator.provider === 'petje' || emulator.provider === 'light') base.refreshToken = emulator.issueRefreshToken();
+  return {
+    provider: emulator.provider,
+    upstream: emulator.apiUrl,
+    tokenUrl: emulator.tokenUrl,
+    ...rest,
+    credentials: { ...base, ...credentials },
+  };
+}
+
+/** A config with FAST timings; `extra` overrides top-level keys and merges `timeouts`/`refresh`. */
+export function fastConfig(routes: Record<string, Json>, extra: Json = {}): Json {
+  const { timeouts, refresh, ...rest } = extra as { timeouts?: Json; refresh?: Json } & Json;
+  return {
+    ...FAST,
+    ...rest,
+    timeouts: { ...FAST.timeouts, ...timeouts },
+    refresh: { ...FAST.refresh, ...refresh },
+    routes,
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: Json | undefined;
+}
+
+/** One fresh connection per call unless a dispatcher is given: shutdown and pool tests need that. */
+export async function call(url: string, options: { method?: Dispatcher.HttpMethod; headers?: Record<string, string>; body?: string | Buffer | Readable; dispatcher?: Dispatcher } = {}): Promise<Answer> {
+  const res = await request(url, {
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.body === undefined ? {} : { body: options.body }),
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+  });
+  const text = await res.body.text();
+  let json: Json | undefined;
+  try {
+    json = JSON.parse(text) as Json;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
+}
+
+/** A keep-alive client for bursts; close it in afterAll/finally. */
+export function client(connections = 64): Agent {
+  return new Agent({ connections, pipelining: 0, headersTimeout: 30_000, bodyTimeout: 30_000 });
+}
+
+export async function metrics(sidecar: RunningSidecar): Promise<string> {
+  return (await call(`${sidecar.adminUrl}/metrics`)).text;
+}
+
+export async function metric(sidecar: RunningSidecar, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return metricValue(await metrics(sidecar), name, labels);
+}
+
+export async function readyz(sidecar: RunningSidecar): Promise<Answer> {
+  return call(`${sidecar.adminUrl}/readyz`);
+}
+
+/** Polls until a GET on the route answers `status` (default 200); returns that answer. */
+export async function waitForStatus(url: string, status = 200, what?: string, timeoutMs = 10_000): Promise<Answer> {
+  return waitFor(
+    async () => {
+      const answer = await call(url).catch(() => undefined);
+      return answer?.status === status ? answer : undefined;
+    },
+    { timeoutMs, intervalMs: 50, what: what ?? `${status} from ${url}` },
+  );
+}
+
+/** Asserts the shape of SPEC §4: JSON body with error/route/message and the error header. */
+export function sidecarError(answer: Answer): string | undefined {
+  const header = answer.headers['x-token-sidecar-error'];
+  return typeof header === 'string' ? header : undefined;
+}
+
+/** host and port of an http://host:port URL. */
+export function hostPort(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
+}
+
+/**
+ * Writes raw bytes on a new TCP connection and collects everything until the peer closes
+ * (or `idleMs` passes without data once something arrived, for keep-alive answers).
+ */
+export function rawExchange(url: string, bytes: string | Buffer, options: { idleMs?: number; timeoutMs?: number } = {}): Promise<string> {
+  const { host, port } = hostPort(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    let received = '';
+    let idle: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(idle);
+      clearTimeout(overall);
+      socket.destroy();
+      resolve(received);
+    };
+    const overall = setTimeout(finish, options.timeoutMs ?? 5_000);
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      clearTimeout(idle);
+      idle = setTimeout(finish, options.idleMs ?? 300);
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (received.length > 0 || error.code === 'ECONNRESET') finish();
+      else reject(error);
+    });
+    socket.on('close', finish);
+  });
+}
+
+/** The status code of a raw HTTP/1.1 answer, or undefined when none came. */
+export function rawStatus(answer: string): number | undefined {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** A port nothing listens on: bound, then released. */
+export async function closedPortUrl(): Promise<string> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+/** Counts answers by status code (errors thrown count under their code, e.g. ECONNRESET). */
+export function tally(results: ReadonlyArray<number | string>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const result of results) counts[String(result)] = (counts[String(result)] ?? 0) + 1;
+  return counts;
+}
+
+/** Things to close after each test, in reverse order (sidecars first, then emulators). */
+export class Cleanup {
+  readonly #tasks: Array<() => Promise<unknown> | unknown> = [];
+  add<T>(value: T, close: (value: T) => Promise<unknown> | unknown): T {
+    this.#tasks.push(() => close(value));
+    return value;
+  }
+  async run(): Promise<void> {
+    for (const task of this.#tasks.splice(0).reverse()) await Promise.resolve(task()).catch(() => undefined);
+  }
+}
+
+/**
+ * Calls `send` at a steady rate for `durationMs` (the pacing timer is the only timer) and
+ * resolves with every result once all have settled.
+ */
+export async function paced<T>(ratePerSecond: number, durationMs: number, send: (index: number) => Promise<T>): Promise<T[]> {
+  const interval = 1000 / ratePerSecond;
+  const started = performance.now();
+  const pending: Array<Promise<T>> = [];
+  for (let index = 0; index * interval < durationMs; index += 1) {
+    const wait = started + index * interval - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(send(index));
+  }
+  return Promise.all(pending);
+}
