@@ -23,8 +23,9 @@ export interface HelmResult {
   stderr: string;
 }
 
-// helm keeps caches and repository config under $HOME; point them at a throwaway directory.
-const helmHome = await mkdtemp(join(tmpdir(), 'token-sidecar-helm-home-'));
+// Keep helm away from the user's ~/.config/helm (repositories, plugins). lint and template write
+// nothing there, so the directory is never created.
+const helmHome = join(tmpdir(), 'token-sidecar-helm-home');
 const helmEnv = {
   ...process.env,
   HELM_CACHE_HOME: join(helmHome, 'cache'),
@@ -67,11 +68,26 @@ export function templateArgs(options: RenderOptions = {}): string[] {
   return args;
 }
 
-/** helm template, expected to succeed; returns every rendered object. */
+const renders = new Map<string, Promise<K8sObject[]>>();
+
+/**
+ * helm template, expected to succeed; returns every rendered object (a fresh copy each call: the
+ * same arguments render once per test file, since a chart copy never changes under the same path
+ * within a file).
+ */
 export async function render(options: RenderOptions = {}): Promise<K8sObject[]> {
-  const result = await helm(templateArgs(options));
-  if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
-  return parseObjects(result.stdout);
+  const args = templateArgs(options);
+  const key = JSON.stringify(args);
+  let pending = renders.get(key);
+  if (pending === undefined) {
+    pending = helm(args).then((result) => {
+      if (result.code !== 0) throw new Error(`helm template failed (${result.code}): ${result.stderr}`);
+      return parseObjects(result.stdout);
+    });
+    renders.set(key, pending);
+    pending.catch(() => renders.delete(key));
+  }
+  return structuredClone(await pending);
 }
 
 /** helm template, expected to fail; returns stderr. */

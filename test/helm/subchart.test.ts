@@ -149,3 +149,11 @@ describe('as a dependency with an alias, templates given `.Subcharts.<alias>`', 
     checkPod(await render({ chart: aliased, release: 'shop' }), 'shop', 'auth');
   });
 });
+
+describe('misuse', () => {
+  it('an aliased dependency given the parent’s `.` fails with what to pass instead', async () => {
+    const wrong = await makeParent(work.dir, 'gate');
+    await writeFile(join(wrong, 'templates', 'deployment.yaml'), DEPLOYMENT.replaceAll('SCOPE', '.'));
+    expect(await renderError({ chart: wrong })).toMatch(/pass `\.` when the dependency is named token-sidecar, or `\.Subcharts\.<alias>`/);
+  });
+});

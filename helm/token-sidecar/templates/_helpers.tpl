@@ -65,6 +65,10 @@ Templates cannot return objects: the resolved scope is written into the `out` di
 {{- if hasKey $subcharts "token-sidecar" -}}
 {{- $scope = index $subcharts "token-sidecar" -}}
 {{- end -}}
+{{- $values := $scope.Values | default dict -}}
+{{- if not (and (hasKey $values "sidecar") (hasKey $values "config") (hasKey $values "image")) -}}
+{{- fail "token-sidecar templates need the token-sidecar chart's scope: pass `.` when the dependency is named token-sidecar, or `.Subcharts.<alias>` when it has an alias" -}}
+{{- end -}}
 {{- $_ := set .out "s" $scope -}}
 {{- end -}}
 
