@@ -1,0 +1,144 @@
+// Upstream faults as an app sees them: 401 storms cost one token request, a 401 with a fresh
+// token goes back after one retry, stalls and resets are answered or cut (never a clean 200),
+// and an app that leaves mid-answer frees its pooled connection.
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulators/index.js';
+import { call, Cleanup, client, closedPortUrl, fastConfig, metric, routeFor, sidecarError, startSidecar, waitFor, waitForStatus, type RunningSidecar } from './kit.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const RETRIES = 'token_sidecar_upstream_retries_total';
+
+async function setup(config: { routes?: (api: Emulator) => Record<string, Record<string, unknown>>; extra?: Record<string, unknown> } = {}): Promise<{ api: Emulator; running: RunningSidecar }> {
+  const api = cleanup.add(await startEmulator('cobee'), (started) => started.close());
+  const routes = config.routes?.(api) ?? { api: routeFor(api) };
+  const running = cleanup.add(await startSidecar(fastConfig(routes, config.extra)), (started) => started.stop());
+  await waitForStatus(`${running.url}/${Object.keys(routes)[0] as string}/whoami`);
+  return { api, running };
+}
+
+describe('upstream 401s', () => {
+  it('a 401 storm after every token dies costs exactly one token request; every request ends 200', async () => {
+    const { api, running } = await setup();
+    const agent = cleanup.add(client(64), (dispatcher) => dispatcher.close());
+    const tokensBefore = api.stats.tokenRequests;
+    const unauthorizedBefore = api.stats.apiUnauthorized;
+    const retriesBefore = await metric(running, RETRIES, { route: 'api', reason: 'unauthorized' });
+    api.expireAllAccessTokens();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => call(`${running.url}/api/whoami`, { dispatcher: agent })));
+    expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 200));
+    expect(api.stats.tokenRequests - tokensBefore).toBe(1);
+    const storm = api.stats.apiUnauthorized - unauthorizedBefore;
+    expect(storm).toBeGreaterThanOrEqual(1);
+    // Every 401 the upstream gave was retried once, and the counter says so.
+    expect((await metric(running, RETRIES, { route: 'api', reason: 'unauthorized' })) - retriesBefore).toBe(storm);
+  });
+
+  it('a 401 with a fresh token goes back to the app after one retry', async () => {
+    const { api, running } = await setup();
+    api.injectApiFault({ fault: { kind: 'unauthorized' } });
+    const before = { api: api.stats.apiRequests, tokens: api.stats.tokenRequests, retries: await metric(running, RETRIES, { route: 'api' }) };
+    const answer = await call(`${running.url}/api/whoami`);
+    expect(answer.status).toBe(401);
+    expect(sidecarError(answer)).toBeUndefined(); // the upstream's own answer, unchanged
+    expect(answer.json).toEqual({ message: 'Unauthorized' });
+    expect(api.stats.apiRequests - before.api).toBe(2);
+    expect(api.stats.tokenRequests - before.tokens).toBe(1);
+    expect((await metric(running, RETRIES, { route: 'api' })) - before.retries).toBe(1);
+    api.injectApiFault(undefined);
+    expect((await call(`${running.url}/api/whoami`)).status).toBe(200);
+  });
+
+  it('a body over upstream.retryBodyLimit is streamed and not retried; a small one is replayed intact', async () => {
+    const { api, running } = await setup({ extra: { upstream: { retryBodyLimit: 1024 } } });
+    api.expireAllAccessTokens();
+    const retries = await metric(running, RETRIES, { route: 'api' });
+    const apiRequests = api.stats.apiRequests;
+    const large = Buffer.alloc(8 * 1024, 'a');
+    const streamed = await call(`${running.url}/api/echo`, { method: 'POST', body: large, headers: { 'content-type': 'application/octet-stream' } });
+    expect(streamed.status).toBe(401);
+    expect(api.stats.apiRequests - apiRequests).toBe(1);
+    // A chunked body (length unknown) is streamed too.
+    const chunked = await call(`${running.url}/api/echo`, { method: 'POST', body: Readable.from([Buffer.from('abc'), Buffer.from('def')]) });
+    expect(chunked.status).toBe(401);
+    expect(await metric(running, RETRIES, { route: 'api' })).toBe(retries);
+    const small = 'x'.repeat(900);
+    const replayed = await call(`${running.url}/api/echo`, { method: 'POST', body: small, headers: { 'content-type': 'text/plain' } });
+    expect(replayed.status).toBe(200);
+    expect(replayed.text).toBe(small);
+    expect(await metric(running, RETRIES, { route: 'api' })).toBe(retries + 1);
+  });
+});
+
+describe('upstream transport faults', () => {
+  it('an upstream that stalls past timeouts.upstreamHeaders gives 504 upstream_timeout, and the pool recovers', async () => {
+    const { api, running } = await setup({ extra: { upstream: { connections: 2 } } });
+    api.injectApiFault({ fault: { kind: 'stall' }, times: 4 });
+    const started = performance.now();
+    const stalled = await Promise.all(Array.from({ length: 4 }, () => call(`${running.url}/api/whoami`)));
+    for (const answer of stalled) {
+      expect(answer.status).toBe(504);
+      expect(sidecarError(answer)).toBe('upstream_timeout');
+      expect(answer.json).toMatchObject({ error: 'upstream_timeout', route: 'api' });
+    }
+    expect(performance.now() - started).toBeLessThan(8_000);
+    const after = await Promise.all(Array.from({ length: 10 }, () => call(`${running.url}/api/whoami`)));
+    expect(after.map((answer) => answer.status)).toEqual(after.map(() => 200));
+  });
+
+  it('an upstream reset mid-body cuts the app answer: never a clean 200', async () => {
+    const { api, running } = await setup();
+    api.injectApiFault({ fault: { kind: 'resetMidBody' }, times: 1 });
+    const outcome = await request(`${running.url}/api/whoami`)
+      .then(async (res) => {
+        await res.body.text();
+        return `clean ${res.statusCode}`;
+      })
+      .catch((error: Error) => `cut: ${error.message}`);
+    expect(outcome).toMatch(/^cut/);
+    expect((await call(`${running.url}/api/whoami`)).status).toBe(200);
+  });
+
+  it('an upstream on a closed port gives 502 upstream_unavailable', async () => {
+    const closed = await closedPortUrl();
+    const { running } = await setup({ routes: (api) => ({ live: routeFor(api), dead: routeFor(api, { upstream: `${closed}/api/v3` }) }) });
+    const answer = await call(`${running.url}/dead/whoami`);
+    expect(answer.status).toBe(502);
+    expect(sidecarError(answer)).toBe('upstream_unavailable');
+    expect(answer.json).toMatchObject({ error: 'upstream_unavailable', route: 'dead' });
+    expect((await call(`${running.url}/live/whoami`)).status).toBe(200);
+  });
+
+  it('upstream 4xx and 5xx answers go back unchanged', async () => {
+    const { running } = await setup();
+    for (const status of [404, 429, 500, 503]) {
+      const answer = await call(`${running.url}/api/status/${status}`);
+      expect(answer.status).toBe(status);
+      expect(sidecarError(answer)).toBeUndefined();
+    }
+  });
+});
+
+describe('apps that leave', () => {
+  it('a client that disconnects mid-response aborts the upstream request and the pool recovers', async () => {
+    const { running } = await setup({ extra: { upstream: { connections: 2 } } });
+    // An endless body: a request that was not aborted would hold its pooled connection forever.
+    for (let index = 0; index < 8; index += 1) {
+      const controller = new AbortController();
+      const res = await request(`${running.url}/api/bytes/999999999999999`, { signal: controller.signal });
+      expect(res.statusCode).toBe(200);
+      for await (const chunk of res.body) {
+        expect((chunk as Buffer).length).toBeGreaterThan(0);
+        break; // leaves: the iterator's return() destroys the body and the connection
+      }
+      controller.abort();
+    }
+    await waitFor(async () => ((await metric(running, 'token_sidecar_requests_total', { route: 'api', code: '499' })) >= 8 ? true : undefined), { what: '8 requests counted as client-closed' });
+    const agent = cleanup.add(client(16), (dispatcher) => dispatcher.close());
+    const after = await Promise.all(Array.from({ length: 40 }, () => call(`${running.url}/api/whoami`, { dispatcher: agent })));
+    expect(after.map((answer) => answer.status)).toEqual(after.map(() => 200));
+  });
+});
