@@ -144,16 +144,28 @@ export class Credential {
   }
 
   async #obtain(trigger: string): Promise<void> {
+    const { store } = this.#deps;
+    if (!store.exclusive) return this.#obtainExclusively(trigger);
+    try {
+      await store.exclusive(this.key, () => this.#obtainExclusively(trigger));
+    } catch (error) {
+      this.#fail(new TokenEndpointError('transient', 'store_lock', (error as Error).message), trigger);
+    }
+  }
+
+  /** Runs as the only writer of this grant: reads the newest stored state, then fetches if needed. */
+  async #obtainExclusively(trigger: string): Promise<void> {
     const { clock } = this.#deps;
     const route = this.primary;
     const credentials = route.credentials.read();
     const urls: TokenUrls = { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl };
     const stored = await this.#readStore();
 
-    // A valid access token in the store (restart, another replica) saves a token call.
-    if (!this.token && stored?.accessToken && stored.expiresAt !== undefined && stored.accessToken !== this.#invalidated) {
+    // A newer valid access token in the store (a restart, or another replica that just
+    // refreshed) saves a token call, unless it is the one an upstream just answered 401 to.
+    if (stored?.accessToken && stored.expiresAt !== undefined && stored.accessToken !== this.#invalidated && stored.accessToken !== this.token?.value) {
       const adopted: Token = { id: nextTokenId++, value: stored.accessToken, obtainedAt: stored.updatedAt, expiresAt: stored.expiresAt };
-      if (injectable(adopted, clock.now())) {
+      if (injectable(adopted, clock.now()) && adopted.expiresAt > (this.token?.expiresAt ?? 0) && !this.#dueForRefresh(adopted)) {
         this.#accept(adopted);
         return;
       }
@@ -191,6 +203,12 @@ export class Credential {
         this.#deps.logger.warn({ event: 'token_refresh_fallback', route: route.name, grant: tokenRequest.grant, reason: failure.reason }, 'refresh grant rejected; falling back to the initial grant');
       }
     }
+  }
+
+  /** Whether a token is already inside its refresh-ahead window (adopting it would not help). */
+  #dueForRefresh(token: Token): boolean {
+    const lifetime = token.expiresAt - token.obtainedAt;
+    return this.#deps.clock.now() >= token.expiresAt - lifetime * this.#deps.settings.ahead;
   }
 
   async #send(tokenRequest: TokenHttpRequest): Promise<TokenSet> {

@@ -16,6 +16,11 @@ export interface TokenStore {
   get(key: string): Promise<StoredGrant | undefined>;
   /** Resolves only once the grant is durable: a rotated refresh token is stored before it is used. */
   set(key: string, grant: StoredGrant): Promise<void>;
+  /**
+   * Runs `fetch` as the only writer of this grant across every process sharing the store
+   * (a rotating refresh token must never be used twice). In-process stores need no lock.
+   */
+  exclusive?<T>(key: string, fetch: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
