@@ -49,6 +49,22 @@ export function credentialKey(route: RouteConfig): string {
   return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping].join('\u0000');
 }
 
+/**
+ * Creates each route's refresh and cache series at 0, so `increase()` in alerts sees the very
+ * first failure (a counter that appears at 1 has no increase to show).
+ */
+function zeroSeries(metrics: Metrics, route: RouteConfig): void {
+  const grants = new Set<string>();
+  const credentials = route.credentials.read();
+  const urls = { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl };
+  if (route.dialect.initialGrant(credentials, urls)) grants.add('client_credentials');
+  if (route.dialect.refreshGrant) grants.add('refresh_token');
+  for (const grant of grants) {
+    for (const result of ['success', 'rejected', 'error']) metrics.tokenRefresh.inc({ route: route.name, provider: route.provider, grant, result }, 0);
+  }
+  for (const result of ['hit', 'miss', 'coalesced']) metrics.tokenCache.inc({ route: route.name, result }, 0);
+}
+
 function pollFile(file: string, onChange: () => void): () => void {
   // Stat polling follows symlinks, so it sees Kubernetes' atomic `..data` symlink swap.
   const listener = (current: { mtimeMs: number; ino: number }, previous: { mtimeMs: number; ino: number }) => {
@@ -74,6 +90,7 @@ export class TokenProvider {
     for (const route of deps.routes) {
       const staticHeader = route.dialect.staticAuthorization?.(route.credentials.read());
       this.#routes.set(route.name, { route, key: credentialKey(route), ...(staticHeader === undefined ? {} : { static: staticHeader }) });
+      if (staticHeader === undefined) zeroSeries(deps.metrics, route);
     }
   }
 
