@@ -1,0 +1,80 @@
+// Secret rotation the way Kubernetes does it: a Secret volume holds timestamped directories, a
+// `..data` symlink to the current one, and each key as a symlink into `..data`; an update writes
+// a new directory and swaps `..data` atomically (rename of a symlink).
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEMO_CLIENTS, startEmulator } from '../../src/emulators/index.js';
+import { call, Cleanup, fastConfig, readyz, routeFor, sidecarError, startSidecar, waitFor, waitForStatus } from './kit.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+/** A Kubernetes-style secret volume; `update` swaps in a new version atomically, as the kubelet does. */
+async function secretVolume(files: Record<string, string>) {
+  const root = await mkdtemp(join(tmpdir(), 'token-sidecar-secret-'));
+  let version = 0;
+  const writeVersion = async (contents: Record<string, string>) => {
+    version += 1;
+    const dir = `..2030_01_01_00_00_0${version}.00000000${version}`;
+    await mkdir(join(root, dir));
+    for (const [key, value] of Object.entries(contents)) await writeFile(join(root, dir, key), value);
+    return dir;
+  };
+  let current = await writeVersion(files);
+  await symlink(current, join(root, '..data'));
+  for (const key of Object.keys(files)) await symlink(join('..data', key), join(root, key));
+  return {
+    root,
+    path: (key: string) => join(root, key),
+    async update(contents: Record<string, string>) {
+      const next = await writeVersion(contents);
+      await symlink(next, join(root, '..data_tmp'));
+      await rename(join(root, '..data_tmp'), join(root, '..data'));
+      await rm(join(root, current), { recursive: true });
+      current = next;
+    },
+    remove: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+describe('secret rotation', () => {
+  it('a rejected secret replaced through the ..data symlink swap is retried at once, and requests succeed', async () => {
+    const api = cleanup.add(await startEmulator('cobee'), (started) => started.close());
+    const volume = cleanup.add(await secretVolume({ clientSecret: 'not-the-right-secret\n' }), (created) => created.remove());
+    // rejectedRetry is an hour: only the file change can bring the route back within the test.
+    const running = cleanup.add(
+      await startSidecar(fastConfig({ api: routeFor(api, { credentials: { clientSecret: `\${file:${volume.path('clientSecret')}}` } }) }, { refresh: { rejectedRetry: '1h' } })),
+      (started) => started.stop(),
+    );
+    await waitFor(async () => ((await readyz(running)).status === 503 ? true : undefined), { what: 'the route to stand rejected' });
+    const rejected = await call(`${running.url}/api/whoami`);
+    expect(rejected.status).toBe(502);
+    expect(sidecarError(rejected)).toBe('token_rejected');
+    expect(api.stats.tokenRequests).toBe(1);
+
+    await volume.update({ clientSecret: `${DEMO_CLIENTS.cobee.clientSecret}\n` });
+    const answer = await waitForStatus(`${running.url}/api/whoami`, 200, 'the rotated secret to be used', 10_000);
+    expect(answer.json).toMatchObject({ clientId: DEMO_CLIENTS.cobee.clientId });
+    expect((await readyz(running)).status).toBe(200);
+    // One rejected fetch at startup, one with the new secret: nothing in between.
+    expect(api.stats.tokenRequests).toBe(2);
+    expect(running.logs.some((line) => line.event === 'secret_changed' && line.route === 'api')).toBe(true);
+  });
+
+  it('a secret file that vanishes mid-swap keeps the last good value', async () => {
+    const api = cleanup.add(await startEmulator('covver'), (started) => started.close());
+    const volume = cleanup.add(await secretVolume({ clientSecret: DEMO_CLIENTS.covver.clientSecret }), (created) => created.remove());
+    const running = cleanup.add(
+      await startSidecar(fastConfig({ api: routeFor(api, { credentials: { clientSecret: `\${file:${volume.path('clientSecret')}}` } }) })),
+      (started) => started.stop(),
+    );
+    await waitForStatus(`${running.url}/api/whoami`);
+    await rm(join(volume.root, '..data'));
+    api.expireAllAccessTokens();
+    // The refresh token grant needs no secret; force the client-credentials grant with a 401 on refresh.
+    api.injectTokenFault({ fault: { kind: 'status', status: 401 }, times: 1 });
+    expect((await call(`${running.url}/api/whoami`)).status).toBe(200);
+  });
+});
