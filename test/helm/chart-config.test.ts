@@ -1,13 +1,13 @@
 // The config the chart renders is the sidecar's config: render the ConfigMap and Secret for routes
 // pointing at the emulators, lay the Secret out on disk the way the kubelet mounts it, and run the
 // built sidecar (dist/cli.js) on that exact file. Needs `npm run build` first (npm test does it).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { DEMO_CLIENTS, startEmulators } from '../../src/emulators/index.js';
+import { runCli, startSidecarWithFile } from '../support/sidecar.js';
 import { ROOT, dataOf, only, render, tempDir } from './kit.js';
 
 type EmulatorSet = Awaited<ReturnType<typeof startEmulators>>;
@@ -45,65 +45,6 @@ async function mountSecret(dir: string, data: Record<string, string>): Promise<v
 
 function decode(data: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-interface Running {
-  child: ChildProcessWithoutNullStreams;
-  proxy: string;
-  admin: string;
-  output: () => string;
-  stop: () => Promise<number | null>;
-}
-
-/** Starts `node dist/cli.js --config FILE` and waits for its `"event":"listening"` log line. */
-async function startSidecar(file: string): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, '--config', file], { cwd: ROOT });
-  let raw = '';
-  let pending = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const listening = new Promise<{ proxy: string; admin: string }>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      raw += chunk.toString();
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        if (entry.event === 'listening') resolve({ proxy: String(entry.proxy), admin: String(entry.admin) });
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (raw += chunk.toString()));
-    void exited.then((code) => reject(new Error(`sidecar exited with ${code} before listening:\n${raw}`)));
-  });
-  const { proxy, admin } = await listening;
-  return {
-    child,
-    proxy: `http://${proxy}`,
-    admin: `http://${admin}`,
-    output: () => raw,
-    stop: async () => {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
 
 beforeAll(async () => {
@@ -180,24 +121,24 @@ describe('the chart’s ConfigMap and Secret drive the real sidecar', () => {
   });
 
   it('serves requests through both routes, the probe paths and /metrics; rereads a rotated Secret', async () => {
-    const sidecar = await startSidecar(configFile);
+    const sidecar = await startSidecarWithFile(configFile);
     try {
       // The paths the chart's probes and scrape annotations point at.
-      for (const path of ['/healthz', '/readyz']) expect((await fetch(`${sidecar.admin}${path}`)).status, path).toBe(200);
+      for (const path of ['/healthz', '/readyz']) expect((await fetch(`${sidecar.adminUrl}${path}`)).status, path).toBe(200);
 
-      const covver = await fetch(`${sidecar.proxy}/covver/echo`, { method: 'POST', body: 'hello' });
+      const covver = await fetch(`${sidecar.url}/covver/echo`, { method: 'POST', body: 'hello' });
       expect(covver.status).toBe(200);
       expect(covver.headers.get('x-emulator-client-id')).toBe(DEMO_CLIENTS.covver.clientId);
       expect(await covver.text()).toBe('hello');
       expect(emulators.covver.stats.tokenRequests).toBeGreaterThanOrEqual(1);
 
       // The trailing newline of the mounted file is not part of the secret.
-      const cobee = await fetch(`${sidecar.proxy}/cobee/echo`);
+      const cobee = await fetch(`${sidecar.url}/cobee/echo`);
       expect(cobee.status).toBe(200);
       expect(cobee.headers.get('x-emulator-client-id')).toBe(DEMO_CLIENTS.cobee.clientId);
       await cobee.arrayBuffer();
 
-      const metrics = await (await fetch(`${sidecar.admin}/metrics`)).text();
+      const metrics = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
       expect(metrics).toMatch(/^token_sidecar_requests_total\{[^}]*route="covver"/m);
 
       // The kubelet updates a mounted Secret in place (a new ..data); the next token fetch uses it.
@@ -209,7 +150,7 @@ describe('the chart’s ConfigMap and Secret drive the real sidecar', () => {
       });
       // The old token stops working upstream: the sidecar fetches a new one once and retries.
       emulators.cobee.expireAllAccessTokens();
-      const rotated = await fetch(`${sidecar.proxy}/cobee/echo`);
+      const rotated = await fetch(`${sidecar.url}/cobee/echo`);
       expect(rotated.status).toBe(200);
       expect(rotated.headers.get('x-emulator-client-id')).toBe(ROTATED.clientId);
       await rotated.arrayBuffer();

@@ -50,6 +50,11 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
  */
 export async function startSidecar(config: Record<string, unknown>, options: { env?: NodeJS.ProcessEnv; args?: string[] } = {}): Promise<RunningSidecar> {
   const configFile = await writeConfig({ listen: '127.0.0.1:0', admin: '127.0.0.1:0', ...config });
+  return startSidecarWithFile(configFile, { ...options, removeConfigOnStop: true });
+}
+
+/** Starts the built sidecar on an existing config file (which should listen on port 0). */
+export async function startSidecarWithFile(configFile: string, options: { env?: NodeJS.ProcessEnv; args?: string[]; removeConfigOnStop?: boolean } = {}): Promise<RunningSidecar> {
   const child = spawn(process.execPath, [CLI, '--config', configFile, ...(options.args ?? [])], { env: { ...process.env, ...options.env } });
   const logs: Array<Record<string, unknown>> = [];
   let raw = '';
@@ -88,7 +93,7 @@ export async function startSidecar(config: Record<string, unknown>, options: { e
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
       const code = await exited;
-      await rm(configFile, { force: true });
+      if (options.removeConfigOnStop) await rm(configFile, { force: true });
       return code;
     },
   };
