@@ -253,7 +253,7 @@ export class Credential {
       result: 'success',
       durationMs: now - started,
       expiresAt: new Date(token.expiresAt).toISOString(),
-      rotated: tokenSet.refreshToken !== undefined && tokenSet.refreshToken !== usedRefreshToken,
+      rotated: tokenRequest.grant === 'refresh_token' && tokenSet.refreshToken !== undefined && tokenSet.refreshToken !== usedRefreshToken,
     });
   }
 
