@@ -10,7 +10,10 @@ import type { RouteMatch } from './router.js';
 /** The token side as the proxy sees it: a header value per route, and a way to report a 401. */
 export interface TokenSource {
   authorization(route: string): Promise<Authorization>;
-  invalidate(route: string, tokenId: number): boolean;
+  /** An upstream answered 401 to this token: true to retry with a fresh one (the token is dropped if current). */
+  unauthorized(route: string, tokenId: number): boolean;
+  /** The retry after a 401 came back; `unauthorized` when it was a 401 again. */
+  retried(route: string, tokenId: number, unauthorized: boolean): void;
 }
 
 export interface ForwarderDeps {
@@ -65,18 +68,19 @@ export class Forwarder {
       if (!res.writableFinished) abort.abort();
     });
     const body = await readBody(req, this.#deps.retryBodyLimit);
-    let authorization = await this.#deps.tokens.authorization(route);
-    const retried = await this.#send(req, res, match, authorization, body, body.kind !== 'streamed', abort.signal);
-    if (!retried) return;
+    const { tokens } = this.#deps;
+    let authorization = await tokens.authorization(route);
+    const first = await this.#send(req, res, match, authorization, body, body.kind !== 'streamed', abort.signal);
+    if (first !== 'held') return;
     this.#deps.metrics.upstreamRetries.inc({ route, reason: 'unauthorized' });
-    this.#deps.tokens.invalidate(route, authorization.tokenId);
-    authorization = await this.#deps.tokens.authorization(route);
-    await this.#send(req, res, match, authorization, body, false, abort.signal);
+    authorization = await tokens.authorization(route);
+    const second = await this.#send(req, res, match, authorization, body, false, abort.signal);
+    if (typeof second === 'number') tokens.retried(route, authorization.tokenId, second === 401);
   }
 
-  /** Returns true when the answer was a 401 held back for a retry. */
-  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, authorization: Authorization, body: Body, mayRetry: boolean, signal: AbortSignal): Promise<boolean> {
-    let heldBack = false;
+  /** The upstream status sent on to the app, `held` for a 401 held back for a retry, or undefined (failed or aborted). */
+  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, authorization: Authorization, body: Body, mayRetry: boolean, signal: AbortSignal): Promise<number | 'held' | undefined> {
+    let outcome: number | 'held' | undefined;
     try {
       await this.#deps.pools.upstream(match.route).stream(
         {
@@ -87,23 +91,24 @@ export class Forwarder {
           signal,
         },
         ({ statusCode, headers }) => {
-          if (statusCode === 401 && mayRetry && authorization.tokenId !== 0) {
-            heldBack = true;
+          if (statusCode === 401 && mayRetry && this.#deps.tokens.unauthorized(match.route.name, authorization.tokenId)) {
+            outcome = 'held';
             return discard();
           }
+          outcome = statusCode;
           res.writeHead(statusCode, appResponseHeaders(headers));
           return res;
         },
       );
     } catch (error) {
-      if (signal.aborted) return false;
+      if (signal.aborted) return undefined;
       // Headers already went out: the only honest signal left is to cut the answer short.
       if (res.headersSent) {
         res.destroy(error as Error);
-        return false;
+        return undefined;
       }
       throw upstreamError(error, match.route.name);
     }
-    return heldBack;
+    return outcome;
   }
 }

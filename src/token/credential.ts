@@ -70,6 +70,8 @@ export class Credential {
   readonly #deps: CredentialDeps;
   #timer: unknown;
   #invalidated: string | undefined;
+  /** 401s that fresh tokens did not cure: while `until` runs, a 401 goes back without a refresh. */
+  readonly #unauthorized = { streak: 0, tokenId: 0, until: 0 };
   /** A grant whose store write failed: kept here so a rotated refresh token is never lost. */
   #unsaved: StoredGrant | undefined;
   #stopped = false;
@@ -105,6 +107,32 @@ export class Credential {
     this.#invalidated = this.token.value;
     this.token = undefined;
     return true;
+  }
+
+  /**
+   * After an upstream 401: whether to retry with a fresh token (dropping this one if current).
+   * Not while fresh tokens were just answered 401 too: then the token is not the problem, and a
+   * refresh per request would hammer the token endpoint (and get the whole route rate-limited).
+   */
+  unauthorized(tokenId: number): boolean {
+    const backingOff = this.#unauthorized.streak > 0 && this.#deps.clock.now() < this.#unauthorized.until;
+    if (backingOff && this.token?.id === tokenId) return false;
+    this.invalidate(tokenId);
+    return true;
+  }
+
+  /** The retry after a 401 came back. A 401 again, with a fresh token, backs off 401 refreshes (backoffInitial doubling to backoffMax). */
+  retried(tokenId: number, unauthorized: boolean): void {
+    const state = this.#unauthorized;
+    if (!unauthorized) {
+      state.streak = 0;
+      return;
+    }
+    if (tokenId === state.tokenId) return; // once per token, however many requests carried it
+    const { backoffInitial, backoffMax } = this.#deps.settings;
+    state.tokenId = tokenId;
+    state.streak += 1;
+    state.until = this.#deps.clock.now() + Math.min(backoffMax, backoffInitial * 2 ** Math.min(state.streak - 1, 30));
   }
 
   /** A secret file changed: a rejected credential is retried at once with the new secret. */

@@ -138,6 +138,17 @@ export class TokenProvider {
     return this.#credential(routeName).invalidate(tokenId);
   }
 
+  /** After an upstream 401: true to retry with a fresh token (see Credential.unauthorized). */
+  unauthorized(routeName: string, tokenId: number): boolean {
+    if (tokenId === 0) return false;
+    return this.#credential(routeName).unauthorized(tokenId);
+  }
+
+  /** The retry after a 401 came back; `unauthorized` when it was a 401 again. */
+  retried(routeName: string, tokenId: number, unauthorized: boolean): void {
+    if (tokenId !== 0) this.#credential(routeName).retried(tokenId, unauthorized);
+  }
+
   /** Per-route token state for /readyz; no secrets. */
   states(): RouteTokenState[] {
     const now = this.#deps.clock.now();

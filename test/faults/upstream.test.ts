@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulators/index.js';
-import { call, Cleanup, client, closedPortUrl, fastConfig, metric, routeFor, sidecarError, startSidecar, waitFor, waitForStatus, type RunningSidecar } from './kit.js';
+import { call, Cleanup, client, closedPortUrl, fastConfig, metric, paced, routeFor, sidecarError, startSidecar, waitFor, waitForStatus, type RunningSidecar } from './kit.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -48,6 +48,27 @@ describe('upstream 401s', () => {
     expect(api.stats.apiRequests - before.api).toBe(2);
     expect(api.stats.tokenRequests - before.tokens).toBe(1);
     expect((await metric(running, RETRIES, { route: 'api' })) - before.retries).toBe(1);
+    api.injectApiFault(undefined);
+    expect((await call(`${running.url}/api/whoami`)).status).toBe(200);
+  });
+
+  it('regression: 401s that survive a fresh token do not cost a token request each (backoff, then one probe)', async () => {
+    const { api, running } = await setup({ extra: { refresh: { backoffInitial: '200ms', backoffMax: '800ms' } } });
+    api.injectApiFault({ fault: { kind: 'unauthorized' } });
+    const before = { api: api.stats.apiRequests, tokens: api.stats.tokenRequests };
+    expect((await call(`${running.url}/api/whoami`)).status).toBe(401);
+    expect(api.stats.tokenRequests - before.tokens).toBe(1);
+    // Right after a fresh token was answered 401, further 401s go straight back: one upstream request each.
+    const quick = await Promise.all(Array.from({ length: 5 }, () => call(`${running.url}/api/whoami`)));
+    expect(quick.map((answer) => answer.status)).toEqual([401, 401, 401, 401, 401]);
+    expect(api.stats.tokenRequests - before.tokens).toBe(1);
+    expect(api.stats.apiRequests - before.api).toBe(2 + 5);
+    // A steady stream of 401s: a probe with a fresh token per backoff window (200, 400, 800, 800 ms...), not per request.
+    const stream = await paced(25, 2_000, () => call(`${running.url}/api/whoami`));
+    expect(new Set(stream.map((answer) => answer.status))).toEqual(new Set([401]));
+    const tokens = api.stats.tokenRequests - before.tokens;
+    expect(tokens).toBeGreaterThanOrEqual(2);
+    expect(tokens).toBeLessThanOrEqual(10);
     api.injectApiFault(undefined);
     expect((await call(`${running.url}/api/whoami`)).status).toBe(200);
   });
