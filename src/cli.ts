@@ -59,6 +59,7 @@ await yargs(hideBin(process.argv))
         const config = loadConfig(configPath(argv));
         await serve(createApp({ config, logger }), logger);
       } catch (error) {
+        if (!(error instanceof ConfigError || error instanceof UsageError)) logger.error({ event: 'start_failed', error: (error as Error).message });
         fail(error);
       }
     },

@@ -215,8 +215,8 @@ export class Credential {
     }
 
     for (const [index, tokenRequest] of attempts.entries()) {
+      const started = this.#deps.clock.now();
       try {
-        const started = this.#deps.clock.now();
         const tokenSet = await this.#send(tokenRequest);
         await this.#store(tokenSet, tokenRequest, refreshToken, grantBootstrap, started);
         return;
@@ -225,10 +225,10 @@ export class Credential {
         if (failure.refreshToken !== undefined) await this.#keepRefreshToken(failure.refreshToken, grantBootstrap);
         const fallBack = failure.kind === 'rejected' && index < attempts.length - 1;
         if (!fallBack) {
-          this.#fail(failure, trigger, tokenRequest.grant);
+          this.#fail(failure, trigger, tokenRequest.grant, this.#deps.clock.now() - started);
           return;
         }
-        this.#deps.logger.warn({ event: 'token_refresh_fallback', route: route.name, grant: tokenRequest.grant, reason: failure.reason }, 'refresh grant rejected; falling back to the initial grant');
+        this.#deps.logger.warn({ event: 'token_refresh_fallback', route: route.name, provider: route.provider, grant: tokenRequest.grant, reason: failure.reason }, 'refresh grant rejected; falling back to the initial grant');
       }
     }
   }
@@ -315,7 +315,7 @@ export class Credential {
     this.#schedule(refreshAt - clock.now(), 'ahead');
   }
 
-  #fail(error: TokenEndpointError, trigger: string, grant?: string): void {
+  #fail(error: TokenEndpointError, trigger: string, grant?: string, durationMs?: number): void {
     const { clock, settings, logger, random } = this.#deps;
     const now = clock.now();
     const attempts = (this.failure?.attempts ?? 0) + 1;
@@ -331,6 +331,8 @@ export class Credential {
       provider: this.primary.provider,
       grant,
       trigger,
+      result: error.kind === 'rejected' ? 'rejected' : 'error',
+      durationMs,
       kind: error.kind,
       reason: error.reason,
       status: error.status,

@@ -50,7 +50,7 @@ export function credentialKey(route: RouteConfig): string {
 }
 
 /**
- * Creates each route's refresh and cache series at 0, so `increase()` in alerts sees the very
+ * Creates each route's refresh, cache and retry series at 0, so `increase()` in alerts sees the very
  * first failure (a counter that appears at 1 has no increase to show).
  */
 function zeroSeries(metrics: Metrics, route: RouteConfig): void {
@@ -63,6 +63,7 @@ function zeroSeries(metrics: Metrics, route: RouteConfig): void {
     for (const result of ['success', 'rejected', 'error']) metrics.tokenRefresh.inc({ route: route.name, provider: route.provider, grant, result }, 0);
   }
   for (const result of ['hit', 'miss', 'coalesced']) metrics.tokenCache.inc({ route: route.name, result }, 0);
+  metrics.upstreamRetries.inc({ route: route.name, reason: 'unauthorized' }, 0);
 }
 
 function pollFile(file: string, onChange: () => void): () => void {
