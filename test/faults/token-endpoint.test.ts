@@ -183,6 +183,39 @@ describe('token endpoint faults', () => {
   });
 });
 
+describe('terminal failures are not hammered', () => {
+  it('rejected credentials are retried on the slow refresh.rejectedRetry schedule, not per request', async () => {
+    const api = await emulator();
+    const running = await sidecar(fastConfig({ api: routeFor(api, { credentials: { clientSecret: 'wrong-secret' } }) }, { refresh: { rejectedRetry: '700ms' } }));
+    await waitFor(() => (api.stats.tokenRequests >= 1 ? true : undefined), { what: 'the startup token request' });
+    const before = api.stats.tokenRequests;
+    const answers = await paced(30, 2_500, () => call(`${running.url}/api/whoami`));
+    expect(new Set(answers.map((answer) => sidecarError(answer)))).toEqual(new Set(['token_rejected']));
+    // About one attempt per 700 ms: 3 or 4 in 2.5 s, against 75 app requests.
+    const made = api.stats.tokenRequests - before;
+    expect(made).toBeGreaterThanOrEqual(2);
+    expect(made).toBeLessThanOrEqual(6);
+  });
+
+  it('non-JSON error answers are classified by status: a 4xx is rejected, a 5xx is transient', async () => {
+    const html = { 'content-type': 'text/html' };
+    const client = await emulator();
+    const server = await emulator();
+    client.injectTokenFault({ fault: { kind: 'status', status: 400, body: '<html><body>Bad Request</body></html>', headers: html } });
+    server.injectTokenFault({ fault: { kind: 'status', status: 502, body: '<html><body>Bad Gateway</body></html>', headers: html } });
+    const running = await sidecar(fastConfig({ client: routeFor(client), server: routeFor(server) }));
+    const rejected = await waitFor(async () => {
+      const answer = await call(`${running.url}/client/whoami`);
+      return answer.status === 502 ? answer : undefined;
+    });
+    expect(sidecarError(rejected)).toBe('token_rejected');
+    expectUnavailable(await call(`${running.url}/server/whoami`), 'server');
+    const states = (await readyz(running)).json?.routes as Array<{ route: string; state: string; reason?: string }>;
+    expect(states.find((state) => state.route === 'client')).toMatchObject({ state: 'rejected', reason: 'http_400' });
+    expect(states.find((state) => state.route === 'server')).toMatchObject({ state: 'failing', reason: 'http_502' });
+  });
+});
+
 describe('grants survive broken answers', () => {
   it('a malformed 200 that rotated the refresh token (Petje, Light) keeps the new one: the grant is not lost', async () => {
     const faults: Record<string, TokenFault> = {

@@ -1,6 +1,7 @@
 // Upstream faults as an app sees them: 401 storms cost one token request, a 401 with a fresh
 // token goes back after one retry, stalls and resets are answered or cut (never a clean 200),
 // and an app that leaves mid-answer frees its pooled connection.
+import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -108,6 +109,33 @@ describe('upstream transport faults', () => {
     expect(performance.now() - started).toBeLessThan(8_000);
     const after = await Promise.all(Array.from({ length: 10 }, () => call(`${running.url}/api/whoami`)));
     expect(after.map((answer) => answer.status)).toEqual(after.map(() => 200));
+  });
+
+  it('an upstream that stalls mid-body past timeouts.idle cuts the app answer, and the pool recovers', async () => {
+    // A stand-in upstream: headers and 1 KiB of a 100 KiB body, then silence, on every other request.
+    let count = 0;
+    const upstream = cleanup.add(
+      createServer((req, res) => {
+        req.resume();
+        count += 1;
+        if (count % 2 === 0) return void res.end('ok');
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(100 * 1024) });
+        res.write(Buffer.alloc(1024, 'x'));
+      }),
+      (server) => new Promise((resolve) => (server.closeAllConnections(), server.close(resolve))),
+    );
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    const { running } = await setup({ routes: (api) => ({ api: routeFor(api), slow: routeFor(api, { upstream: origin }) }), extra: { timeouts: { idle: '800ms' }, upstream: { connections: 1 } } });
+    for (let round = 0; round < 2; round += 1) {
+      const started = performance.now();
+      const outcome = await request(`${running.url}/slow/anything`)
+        .then(async (res) => `clean ${res.statusCode} ${(await res.body.text()).length}`)
+        .catch((error: Error) => `cut: ${error.message}`);
+      expect(outcome).toMatch(/^cut/);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect((await call(`${running.url}/slow/anything`)).text).toBe('ok');
+    }
   });
 
   it('an upstream reset mid-body cuts the app answer: never a clean 200', async () => {
