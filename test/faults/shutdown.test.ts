@@ -1,6 +1,8 @@
 // Graceful shutdown: SIGTERM turns readiness 503 and closes the listeners, lets what is in
 // flight finish (up to shutdownGrace), then exits 0.
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startEmulator } from '../../src/emulators/index.js';
 import { call, Cleanup, fastConfig, readyz, routeFor, startSidecar, waitFor, waitForStatus } from './kit.js';
 
@@ -49,5 +51,20 @@ describe('graceful shutdown', () => {
     expect(performance.now() - started).toBeLessThan(8_000);
     expect(await slow).toBe('cut');
     expect(running.logs.find((line) => line.event === 'stopped')).toMatchObject({ outcome: 'grace', cutRequests: 1 });
+  });
+
+  it('regression: an open WebSocket is closed at shutdown instead of keeping the process alive for ever', async () => {
+    const { running } = await setup('1s');
+    const socket = new WebSocket(`${running.url.replace('http', 'ws')}/api/ws`);
+    cleanup.add(socket, (open) => open.terminate());
+    await once(socket, 'open');
+    socket.send('ping');
+    const [echo] = (await once(socket, 'message')) as [Buffer];
+    expect(echo.toString()).toContain('ping');
+    const closed = once(socket, 'close');
+    const started = performance.now();
+    expect(await running.stop('SIGTERM')).toBe(0);
+    expect(performance.now() - started).toBeLessThan(6_000);
+    await closed;
   });
 });
