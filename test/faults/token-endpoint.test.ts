@@ -1,6 +1,7 @@
 // Token-endpoint faults as an app sees them: every request gets a clear answer at once
 // (503 token_unavailable with Retry-After, or 502 token_rejected), the token endpoint is not
 // hammered, other routes keep serving, and a still-valid token is never replaced by an expired one.
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type TokenFault } from '../../src/emulators/index.js';
 import { call, Cleanup, closedPortUrl, fastConfig, metric, paced, readyz, routeFor, sidecarError, startSidecar, waitFor, waitForStatus, type Answer, type RunningSidecar } from './kit.js';
@@ -104,6 +105,23 @@ describe('token endpoint faults', () => {
     const ready = await readyz(running);
     expect(ready.status).toBe(200); // unreachable is transient, not a rejected credential
     expect(ready.json?.routes).toEqual([expect.objectContaining({ route: 'closed', state: 'failing', reason: 'connection' })]);
+  });
+
+  it('a token endpoint that does not speak HTTP gives token_unavailable, and the process lives on', async () => {
+    const api = await emulator();
+    const sockets = new Set<Socket>();
+    const garbage = cleanup.add(
+      createNetServer((socket) => {
+        sockets.add(socket);
+        socket.end('SSH-2.0-OpenSSH_9.6\r\nthis is not HTTP\r\n\r\n');
+      }),
+      (server) => new Promise((resolve) => (sockets.forEach((socket) => socket.destroy()), server.close(resolve))),
+    );
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    const port = (garbage.address() as { port: number }).port;
+    const running = await sidecar(fastConfig({ api: routeFor(api, { tokenUrl: `http://127.0.0.1:${port}/api/v3/oauth/token` }) }));
+    for (let attempt = 0; attempt < 3; attempt += 1) expectUnavailable(await call(`${running.url}/api/whoami`), 'api');
+    expect(running.child.exitCode).toBeNull();
   });
 
   it('malformed 200 answers (HTML, garbage, 10 MB JSON, null token, negative expires_in) are transient: 503, other routes serve', async () => {
