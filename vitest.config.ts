@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Integration tests start real servers and child processes; two cores, two workers.
     maxWorkers: 2,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
