@@ -2,6 +2,7 @@
 // token goes back after one retry, stalls and resets are answered or cut (never a clean 200),
 // and an app that leaves mid-answer frees its pooled connection.
 import { createServer } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -159,6 +160,23 @@ describe('upstream transport faults', () => {
     expect(sidecarError(answer)).toBe('upstream_unavailable');
     expect(answer.json).toMatchObject({ error: 'upstream_unavailable', route: 'dead' });
     expect((await call(`${running.url}/live/whoami`)).status).toBe(200);
+  });
+
+  it('an upstream that accepts TCP but never completes the TLS handshake is cut at timeouts.connect: 502', async () => {
+    const sockets = new Set<Socket>();
+    const silent = cleanup.add(
+      createNetServer((socket) => void sockets.add(socket)),
+      (server) => new Promise((resolve) => (sockets.forEach((socket) => socket.destroy()), server.close(resolve))),
+    );
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const origin = `https://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const { running } = await setup({ routes: (api) => ({ api: routeFor(api), silent: routeFor(api, { upstream: origin }) }), extra: { timeouts: { connect: '500ms', upstreamHeaders: '20s' } } });
+    const started = performance.now();
+    const answer = await call(`${running.url}/silent/whoami`);
+    expect(answer.status).toBe(502);
+    expect(sidecarError(answer)).toBe('upstream_unavailable');
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await waitFor(() => (running.logs.some((line) => line.event === 'request_failed' && String(line.detail).includes('CONNECT_TIMEOUT')) ? true : undefined), { what: 'the connect timeout in the log' });
   });
 
   it('upstream 4xx and 5xx answers go back unchanged', async () => {
