@@ -42,9 +42,3 @@ export async function provision(provider: EmulatedProvider, options: EmulatorOpt
     },
   };
 }
-
-/** A lifetime setter that keeps the ledger's notion of "absent expires_in" in step. */
-export function setLifetime(unit: Provisioned, seconds: number): void {
-  unit.emulator.setLifetime(seconds);
-  unit.ledger.lifetimeMs = seconds * 1000;
-}

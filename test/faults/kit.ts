@@ -104,7 +104,7 @@ export function sidecarError(answer: Answer): string | undefined {
 }
 
 /** host and port of an http://host:port URL. */
-export function hostPort(url: string): { host: string; port: number } {
+function hostPort(url: string): { host: string; port: number } {
   const parsed = new URL(url);
   return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
 }
@@ -154,13 +154,6 @@ export async function closedPortUrl(): Promise<string> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
-}
-
-/** Counts answers by status code (errors thrown count under their code, e.g. ECONNRESET). */
-export function tally(results: ReadonlyArray<number | string>): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const result of results) counts[String(result)] = (counts[String(result)] ?? 0) + 1;
-  return counts;
 }
 
 /** Things to close after each test, in reverse order (sidecars first, then emulators). */

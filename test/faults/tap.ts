@@ -31,7 +31,7 @@ export class Ledger {
   tokenAnswers = 0;
 
   /** `lifetimeMs`: what the emulator really gives a token when its answer omits expires_in. */
-  constructor(public lifetimeMs: number) {}
+  constructor(readonly lifetimeMs: number) {}
 
   recordTokenAnswer(text: string, at: number): void {
     this.tokenAnswers += 1;
