@@ -1,8 +1,7 @@
-import type { SidecarConfig } from '../config/load.js';
+import { credentialKey, type SidecarConfig } from '../config/load.js';
 import { UpstreamPools } from '../proxy/pools.js';
 import { TokenClient } from '../token/client.js';
 import { fingerprint } from '../token/credential.js';
-import { credentialKey } from '../token/provider.js';
 import { createStore } from '../token/stores/index.js';
 
 /**

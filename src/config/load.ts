@@ -94,6 +94,38 @@ function credentialSource(templates: Record<string, string>, initial: Credential
   };
 }
 
+/**
+ * The credential a route's token belongs to: provider, token URL, client id and every field that
+ * changes the token. Routes with the same key share one token and one refresh chain. Not secret.
+ */
+export function credentialKey(route: Pick<RouteConfig, 'provider' | 'tokenUrl' | 'dialect' | 'credentials'>): string {
+  const values = route.credentials.read();
+  const shaping = route.dialect.tokenShapingFields.map((field) => `${field}=${values[field] ?? ''}`);
+  return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping].join('\u0000');
+}
+
+/** Routes that share a credential must agree on its secrets, or which one is used depends on order. */
+function conflictingCredentials(routes: readonly RouteConfig[]): string[] {
+  const first = new Map<string, RouteConfig>();
+  const problems: string[] = [];
+  for (const route of routes) {
+    if (route.dialect.staticAuthorization?.(route.credentials.read()) !== undefined) continue;
+    const key = credentialKey(route);
+    const owner = first.get(key);
+    if (!owner) {
+      first.set(key, route);
+      continue;
+    }
+    const mine = route.credentials.read();
+    const theirs = owner.credentials.read();
+    const differing = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])].filter((field) => mine[field] !== theirs[field]);
+    for (const field of differing) {
+      problems.push(`routes.${route.name}.credentials.${field}: differs from routes.${owner.name} although both use client id "${mine.clientId ?? ''}" at the same token endpoint, so they share one token; give both the same credentials, or different client ids`);
+    }
+  }
+  return problems;
+}
+
 /** Validates a parsed config document (YAML or JSON already parsed). Throws ConfigError. */
 export function validateConfig(document: unknown): SidecarConfig {
   const problems: string[] = [];
@@ -139,6 +171,7 @@ export function validateConfig(document: unknown): SidecarConfig {
       credentials: credentialSource(templates, route.credentials as CredentialValues),
     });
   }
+  problems.push(...conflictingCredentials(routes));
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...raw, routes };
 }

@@ -16,6 +16,7 @@ export const cobee: ProviderDialect = {
     fields: { clientId: field(credentials, 'clientId'), clientSecret: field(credentials, 'clientSecret') },
   }),
   fallBackToInitialGrant: false,
+  refreshTokenField: undefined,
   parseToken: (body) => readTokenSet(body, CAMEL_CASE),
   errorCode: (body) => firstStringField(body, ['code', 'message']),
 };

@@ -27,6 +27,7 @@ export const covver: ProviderDialect = {
     fields: { grantType: 'refreshToken', refreshToken },
   }),
   fallBackToInitialGrant: true,
+  refreshTokenField: CAMEL_CASE.refresh,
   parseToken: (body) => readTokenSet(body, CAMEL_CASE),
   errorCode: (body) => firstStringField(body, ['errorCode', 'error']),
 };

@@ -35,6 +35,7 @@ export const light: ProviderDialect = {
   // Light's authorization-code exchange requires the redirect_uri of the consent flow.
   authorizationCodeGrant: (credentials, code, urls) => formGrants.authorizationCodeGrant({ ...credentials, redirectUri: field(credentials, 'redirectUri') }, code, urls),
   fallBackToInitialGrant: false,
+  refreshTokenField: SNAKE_CASE.refresh,
   parseToken: (body) => readTokenSet(body, SNAKE_CASE),
   errorCode: (body) => firstStringField(body, ['error']),
 };

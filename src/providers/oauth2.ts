@@ -24,6 +24,7 @@ export const oauth2: ProviderDialect = {
   refreshGrant: formGrants.refreshGrant,
   refreshUrl: formGrants.refreshUrl,
   fallBackToInitialGrant: true,
+  refreshTokenField: SNAKE_CASE.refresh,
   parseToken: (body) => readTokenSet(body, SNAKE_CASE),
   errorCode: (body) => firstStringField(body, ['error']),
 };

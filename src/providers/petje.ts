@@ -15,6 +15,7 @@ export const petje: ProviderDialect = {
   initialGrant: () => undefined,
   ...formGrants,
   fallBackToInitialGrant: false,
+  refreshTokenField: SNAKE_CASE.refresh,
   parseToken: (body) => readTokenSet(body, SNAKE_CASE),
   errorCode: (body) => firstStringField(body, ['error', 'title']),
 };

@@ -51,6 +51,8 @@ export interface ProviderDialect {
   authorizationCodeGrant?(credentials: CredentialValues, code: string, urls: TokenUrls): TokenHttpRequest;
   /** When a refresh fails terminally, try the initial grant before giving up (Covver). */
   readonly fallBackToInitialGrant: boolean;
+  /** Where a token answer carries the refresh token, to rescue a rotated one from a broken answer. */
+  readonly refreshTokenField: string | undefined;
   /** Validates a 2xx body; throws `MalformedTokenResponse` naming the field. */
   parseToken(body: unknown): TokenSet;
   /** A short, secret-free error code from an error body (for logs), if it has one. */

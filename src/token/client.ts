@@ -56,15 +56,14 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
   return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
-const REFRESH_FIELD = /"(?:refresh_token|refreshToken)"\s*:\s*("(?:[^"\\]|\\.){1,4096}")/;
-
 /**
  * The refresh token of a broken 2xx answer (null access token, bad expires_in, oversized),
- * read from the conventional field names, also in a truncated prefix. A provider that rotates
- * has already spent the old one, so dropping this would lose the grant.
+ * read from the dialect's field, also in a truncated prefix. A provider that rotates has
+ * already spent the old one, so dropping this would lose the grant.
  */
-function salvageRefreshToken(text: string): string | undefined {
-  const match = REFRESH_FIELD.exec(text);
+function salvageRefreshToken(text: string, field: string | undefined): string | undefined {
+  if (field === undefined) return undefined;
+  const match = new RegExp(`"${field}"\\s*:\\s*("(?:[^"\\\\]|\\\\.){1,4096}")`).exec(text);
   if (!match) return undefined;
   try {
     const value = JSON.parse(match[1] as string) as string;
@@ -113,7 +112,7 @@ export class TokenClient {
     const status = response.statusCode;
     const { text } = read;
     const success = status >= 200 && status < 300;
-    const salvaged = success ? salvageRefreshToken(text) : undefined;
+    const salvaged = success ? salvageRefreshToken(text, dialect.refreshTokenField) : undefined;
     const kept = salvaged === undefined ? {} : { refreshToken: salvaged };
     if (read.truncated) {
       throw new TokenEndpointError('transient', 'malformed', `token endpoint answered more than ${this.#maxBodyBytes} bytes`, { status, ...kept });

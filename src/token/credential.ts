@@ -322,7 +322,7 @@ export class Credential {
     const delay =
       error.kind === 'rejected'
         ? settings.rejectedRetry
-        : Math.max(error.retryAfterMs ?? 0, backoffDelay(attempts - 1, settings.backoffInitial, settings.backoffMax, random));
+        : Math.max(Math.min(error.retryAfterMs ?? 0, settings.rejectedRetry), backoffDelay(attempts - 1, settings.backoffInitial, settings.backoffMax, random));
     this.failure = { kind: error.kind, reason: error.reason, since: this.failure?.since ?? now, attempts, nextAttemptAt: now + delay };
     const level = error.kind === 'rejected' ? 'error' : 'warn';
     logger[level]({

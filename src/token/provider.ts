@@ -1,7 +1,7 @@
 import { watchFile, unwatchFile } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
-import type { RouteConfig } from '../config/load.js';
+import { credentialKey, type RouteConfig } from '../config/load.js';
 import { SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -40,13 +40,6 @@ export interface TokenProviderDeps {
   readonly random?: () => number;
   /** Watches a secret file; returns a function that stops watching. Injected for tests. */
   readonly watch?: (file: string, onChange: () => void) => () => void;
-}
-
-/** The credential key: everything that changes the token, nothing secret. */
-export function credentialKey(route: RouteConfig): string {
-  const values = route.credentials.read();
-  const shaping = route.dialect.tokenShapingFields.map((field) => `${field}=${values[field] ?? ''}`);
-  return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping].join('\u0000');
 }
 
 /**

@@ -141,6 +141,16 @@ describe('TokenProvider', () => {
     expect((await provider.authorization('cobee')).header).toMatch(/^Bearer /);
   });
 
+  it('caps a Retry-After at refresh.rejectedRetry: a transient failure never waits longer than a terminal one', async () => {
+    const { provider, emulator, clock } = await setup('cobee', { refresh: { rejectedRetry: '2m' } });
+    emulator.injectTokenFault({ fault: { kind: 'status', status: 429, headers: { 'retry-after': '86400' } }, times: 1 });
+    expect((await errorOf(provider.authorization('cobee'))).retryAfterSeconds).toBeCloseTo(120, 0);
+    clock.advance(120_000);
+    await settled(provider);
+    expect(emulator.stats.tokenRequests).toBe(2);
+    expect((await provider.authorization('cobee')).header).toMatch(/^Bearer /);
+  });
+
   it('treats rejected credentials as terminal: no hammering, slow retries', async () => {
     const { provider, emulator, clock, metrics } = await setup('covver');
     emulator.injectTokenFault({ fault: { kind: 'status', status: 401, body: '{"message":"Invalid client credentials","errorCode":"INVALID_CLIENT_CREDENTIALS","error":"Unauthorized","statusCode":401}' } });
