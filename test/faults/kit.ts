@@ -1,12 +1,11 @@
 // The fault suite's kit: route configs against the emulators, fast timing defaults, HTTP and
 // raw-socket helpers, and admin probes. Every sidecar is the built CLI (dist/cli.js).
 import { connect } from 'node:net';
-import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
-import { DEMO_CLIENTS, type Emulator } from '../../src/emulators/index.js';
+import { Agent } from 'undici';
+import { call, routeFor, type Answer, type Json } from '../support/http.js';
 import { metricValue, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
 
-export { metricValue, startSidecar, waitFor, type RunningSidecar };
+export { call, metricValue, routeFor, startSidecar, waitFor, type Answer, type RunningSidecar };
 
 /** Timeouts and backoff short enough that every fault shows within a second or two. */
 export const FAST = {
@@ -14,23 +13,6 @@ export const FAST = {
   refresh: { backoffInitial: '100ms', backoffMax: '800ms', rejectedRetry: '1h', defaultLifetime: '300s' },
   shutdownGrace: '10s',
 } as const;
-
-type Json = Record<string, unknown>;
-
-/** A route for `emulator` with its demo credentials (Petje and Light bootstrap with a fresh refresh token). */
-export function routeFor(emulator: Emulator, overrides: { credentials?: Json; tokenUrl?: string; upstream?: string } & Json = {}): Json {
-  const { credentials, ...rest } = overrides;
-  const demo = DEMO_CLIENTS[emulator.provider];
-  const base: Json = { clientId: demo.clientId, clientSecret: demo.clientSecret };
-  if (emulator.provider === 'petje' || emulator.provider === 'light') base.refreshToken = emulator.issueRefreshToken();
-  return {
-    provider: emulator.provider,
-    upstream: emulator.apiUrl,
-    tokenUrl: emulator.tokenUrl,
-    ...rest,
-    credentials: { ...base, ...credentials },
-  };
-}
 
 /** A config with FAST timings; `extra` overrides top-level keys and merges `timeouts`/`refresh`. */
 export function fastConfig(routes: Record<string, Json>, extra: Json = {}): Json {
@@ -42,31 +24,6 @@ export function fastConfig(routes: Record<string, Json>, extra: Json = {}): Json
     refresh: { ...FAST.refresh, ...refresh },
     routes,
   };
-}
-
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: Json | undefined;
-}
-
-/** One fresh connection per call unless a dispatcher is given: shutdown and pool tests need that. */
-export async function call(url: string, options: { method?: Dispatcher.HttpMethod; headers?: Record<string, string>; body?: string | Buffer | Readable; dispatcher?: Dispatcher } = {}): Promise<Answer> {
-  const res = await request(url, {
-    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
-    ...(options.headers ? { headers: options.headers } : {}),
-    ...(options.body === undefined ? {} : { body: options.body }),
-    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-  });
-  const text = await res.body.text();
-  let json: Json | undefined;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers, text, json };
 }
 
 /** A keep-alive client for bursts; close it in afterAll/finally. */

@@ -14,7 +14,7 @@ import { DEMO_CLIENTS, type ApiFault, type TokenFault } from '../../src/emulator
 import type { Provisioned } from './fleet.js';
 import { readyz } from './kit.js';
 import { runScenario, table, type Row, type Scenario, type ScenarioContext, type UnitSpec } from './load.js';
-import { secretVolume } from './secret-volume.js';
+import { secretVolume } from '../support/secret-volume.js';
 
 const REPORT = process.env.FAULT_REPORT === '1';
 const SOAK = process.env.FAULT_SOAK === '1';

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_CLIENTS, startEmulator } from '../../src/emulators/index.js';
-import { secretVolume } from './secret-volume.js';
+import { secretVolume } from '../support/secret-volume.js';
 import { call, Cleanup, fastConfig, readyz, routeFor, sidecarError, startSidecar, waitFor, waitForStatus } from './kit.js';
 
 const cleanup = new Cleanup();

@@ -2,11 +2,12 @@
 // pointing at the emulators, lay the Secret out on disk the way the kubelet mounts it, and run the
 // built sidecar (dist/cli.js) on that exact file. Needs `npm run build` first (npm test does it).
 import { existsSync } from 'node:fs';
-import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { DEMO_CLIENTS, startEmulators } from '../../src/emulators/index.js';
+import { secretVolume } from '../support/secret-volume.js';
 import { runCli, startSidecarWithFile } from '../support/sidecar.js';
 import { ROOT, dataOf, only, render, tempDir } from './kit.js';
 
@@ -22,26 +23,9 @@ const ROTATED = { clientId: 'rotated-cobee', clientSecret: 'rotated-cobee-secret
 
 let emulators: EmulatorSet;
 let work: { dir: string; cleanup: () => Promise<void> };
-let secretsDir: string;
+let secrets: Awaited<ReturnType<typeof secretVolume>>;
 let configFile: string;
 let renderedConfig: string;
-let generation = 0;
-
-/**
- * Writes the Secret's keys as the kubelet does: files in a timestamped directory, `..data` a symlink
- * to it, each key a symlink `<key> -> ..data/<key>`; an update swaps `..data` atomically (rename).
- */
-async function mountSecret(dir: string, data: Record<string, string>): Promise<void> {
-  generation += 1;
-  const stamp = `..2026_01_01_00_00_0${generation}.${String(100000000 + generation)}`;
-  await mkdir(join(dir, stamp), { recursive: true });
-  for (const [key, value] of Object.entries(data)) await writeFile(join(dir, stamp, key), value);
-  await symlink(stamp, join(dir, '..data_tmp'));
-  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
-  for (const key of Object.keys(data)) {
-    if (!existsSync(join(dir, key))) await symlink(join('..data', key), join(dir, key));
-  }
-}
 
 function decode(data: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -89,14 +73,12 @@ beforeAll(async () => {
   renderedConfig = dataOf(only(objects, 'ConfigMap'))['config.yaml'] ?? '';
   const secret = decode(dataOf(only(objects, 'Secret')));
 
-  secretsDir = join(work.dir, 'secrets');
-  await mkdir(secretsDir);
-  await mountSecret(secretsDir, secret);
+  secrets = await secretVolume(secret);
 
   // The ConfigMap's config.yaml, changed only where a test must: the Secret's mount point (a temp
   // dir here) and the listeners (port 0, loopback: no fixed ports, and no probes to serve).
   expect(renderedConfig).toContain(`\${file:${MOUNT}/covver-client-secret}`);
-  const doc = parseDocument(renderedConfig.split(`\${file:${MOUNT}/`).join(`\${file:${secretsDir}/`));
+  const doc = parseDocument(renderedConfig.split(`\${file:${MOUNT}/`).join(`\${file:${secrets.root}/`));
   expect(doc.get('listen')).toBe('127.0.0.1:8080');
   expect(doc.get('admin')).toBe('0.0.0.0:9464');
   doc.set('listen', '127.0.0.1:0');
@@ -107,6 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulators?.close();
+  await secrets?.remove();
   await work?.cleanup();
 });
 
@@ -142,7 +125,7 @@ describe('the chart’s ConfigMap and Secret drive the real sidecar', () => {
       expect(metrics).toMatch(/^token_sidecar_requests_total\{[^}]*route="covver"/m);
 
       // The kubelet updates a mounted Secret in place (a new ..data); the next token fetch uses it.
-      await mountSecret(secretsDir, {
+      await secrets.update({
         'covver-client-id': DEMO_CLIENTS.covver.clientId,
         'covver-client-secret': DEMO_CLIENTS.covver.clientSecret,
         'cobee-client-id': ROTATED.clientId,

@@ -1,46 +1,13 @@
 // Helpers for the observability tests that run the built sidecar: HTTP calls that never throw on a
 // status, a Prometheus text-exposition parser, and a detector for the emulators' token formats.
 import { randomBytes } from 'node:crypto';
-import { request, type Dispatcher } from 'undici';
-import { DEMO_CLIENTS, type Emulator } from '../../src/emulators/index.js';
+import { call, routeFor, type Answer, type Json } from '../support/http.js';
 
-export type Json = Record<string, unknown>;
-
-export interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: Json | undefined;
-}
-
-/** One HTTP exchange; any status resolves. */
-export async function call(url: string, options: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const res = await request(url, {
-    method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as Dispatcher.HttpMethod,
-    ...(options.body === undefined ? {} : { body: options.body }),
-    ...(options.headers ? { headers: options.headers } : {}),
-  });
-  const text = await res.body.text();
-  let json: Json | undefined;
-  try {
-    json = JSON.parse(text) as Json;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, headers: res.headers, text, json };
-}
+export { call, routeFor, type Answer, type Json };
 
 /** A distinctive secret value, easy to search for in output. */
 export function mark(label: string): string {
   return `${label}-${randomBytes(10).toString('hex')}`;
-}
-
-/** A route for `emulator` with its demo client (Petje and Light bootstrap with a fresh refresh token). */
-export function routeFor(emulator: Emulator, credentials: Json = {}): Json {
-  const demo = DEMO_CLIENTS[emulator.provider];
-  const base: Json = { clientId: demo.clientId, clientSecret: demo.clientSecret };
-  if (emulator.provider === 'petje' || emulator.provider === 'light') base.refreshToken = emulator.issueRefreshToken();
-  return { provider: emulator.provider, upstream: emulator.apiUrl, tokenUrl: emulator.tokenUrl, credentials: { ...base, ...credentials } };
 }
 
 export interface Sample {
