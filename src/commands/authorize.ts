@@ -1,7 +1,7 @@
 import { credentialKey, type SidecarConfig } from '../config/load.js';
 import { UpstreamPools } from '../proxy/pools.js';
 import { TokenClient } from '../token/client.js';
-import { fingerprint } from '../token/credential.js';
+import { fingerprint } from '../token/grant-plan.js';
 import { createStore } from '../token/stores/index.js';
 
 /**

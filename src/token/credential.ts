@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
@@ -7,6 +6,7 @@ import type { TokenHttpRequest, TokenSet, TokenUrls } from '../providers/types.j
 import { backoffDelay } from './backoff.js';
 import { TokenEndpointError, type TokenClient } from './client.js';
 import type { Clock } from './clock.js';
+import { planGrants } from './grant-plan.js';
 import type { StoredGrant, TokenStore } from './store.js';
 
 export interface Token {
@@ -50,11 +50,6 @@ let nextTokenId = 1;
 function injectable(token: Token, now: number): boolean {
   const margin = Math.min(1000, (token.expiresAt - token.obtainedAt) * 0.05);
   return now < token.expiresAt - margin;
-}
-
-/** A fingerprint of a bootstrap refresh token: tells a new bootstrap from the stored chain. */
-export function fingerprint(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex').slice(0, 16);
 }
 
 /**
@@ -199,16 +194,7 @@ export class Credential {
       }
     }
 
-    const bootstrap = credentials.refreshToken === undefined ? undefined : fingerprint(credentials.refreshToken);
-    const chained = stored?.refreshToken !== undefined && (bootstrap === undefined || stored.bootstrap === bootstrap);
-    const refreshToken = chained ? stored?.refreshToken : credentials.refreshToken;
-    const grantBootstrap = chained ? stored?.bootstrap : bootstrap;
-
-    const dialect = route.dialect;
-    const attempts: TokenHttpRequest[] = [];
-    if (refreshToken !== undefined && dialect.refreshGrant) attempts.push(dialect.refreshGrant(credentials, refreshToken, urls));
-    const initial = dialect.initialGrant(credentials, urls);
-    if (initial && (attempts.length === 0 || dialect.fallBackToInitialGrant)) attempts.push(initial);
+    const { attempts, refreshToken, bootstrap: grantBootstrap } = planGrants(route.dialect, credentials, stored, urls);
     if (attempts.length === 0) {
       this.#fail(new TokenEndpointError('rejected', 'no_refresh_token', `route ${route.name} has no refresh token: run "token-sidecar authorize ${route.name} --code CODE" or set credentials.refreshToken`), trigger);
       return;
