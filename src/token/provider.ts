@@ -126,12 +126,6 @@ export class TokenProvider {
     throw this.#failureError(routeName, credential);
   }
 
-  /** After an upstream 401: invalidate that token if it is still current (one refresh per burst). */
-  invalidate(routeName: string, tokenId: number): boolean {
-    if (tokenId === 0) return false;
-    return this.#credential(routeName).invalidate(tokenId);
-  }
-
   /** After an upstream 401: true to retry with a fresh token (see Credential.unauthorized). */
   unauthorized(routeName: string, tokenId: number): boolean {
     if (tokenId === 0) return false;
