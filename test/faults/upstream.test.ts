@@ -190,6 +190,21 @@ describe('upstream transport faults', () => {
 });
 
 describe('apps that leave', () => {
+  it('a client that leaves before the upstream answers aborts the upstream request at once', async () => {
+    // One pooled connection and a long headers timeout: a request that was not aborted would hold it for 30 s.
+    const { api, running } = await setup({ extra: { upstream: { connections: 1 }, timeouts: { upstreamHeaders: '30s' } } });
+    api.injectApiFault({ fault: { kind: 'stall' }, times: 1 });
+    const before = api.stats.apiRequests;
+    const controller = new AbortController();
+    const leaving = request(`${running.url}/api/whoami`, { signal: controller.signal });
+    await waitFor(() => (api.stats.apiRequests > before ? true : undefined), { what: 'the stalled request to reach the upstream' });
+    controller.abort();
+    await expect(leaving).rejects.toThrow();
+    const next = await request(`${running.url}/api/whoami`, { signal: AbortSignal.timeout(10_000) });
+    expect(next.statusCode).toBe(200);
+    await next.body.dump();
+  });
+
   it('a client that disconnects mid-response aborts the upstream request and the pool recovers', async () => {
     const { running } = await setup({ extra: { upstream: { connections: 2 } } });
     // An endless body: a request that was not aborted would hold its pooled connection forever.
