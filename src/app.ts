@@ -115,9 +115,9 @@ export function createApp(options: AppOptions) {
       clearTimeout(graceTimer);
       const cut = inflight.count;
       for (const server of proxies) server.closeAllConnections();
+      websockets.close();
       await closed;
       tokens.stop();
-      websockets.close();
       await pools.close();
       await store.close();
       const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));

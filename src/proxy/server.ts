@@ -50,17 +50,7 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
   }
 
   const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void handle(req, res));
-  // Node stops tracking a socket once it is upgraded, so closeAllConnections() would leave proxied
-  // WebSockets open and server.close() would wait on them for ever: shutdown never ended.
-  const upgraded = new Set<Duplex>();
-  const closeAllConnections = server.closeAllConnections.bind(server);
-  server.closeAllConnections = () => {
-    closeAllConnections();
-    for (const socket of upgraded) socket.destroy();
-  };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
     socket.on('error', () => socket.destroy());
     let route: string | undefined;
     try {

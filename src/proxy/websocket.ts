@@ -10,6 +10,8 @@ import type { RouteMatch } from './router.js';
 export class WebSocketForwarder {
   readonly #proxy = createProxyServer({ ws: true, changeOrigin: true, secure: true, xfwd: false });
   readonly #tokens: TokenSource;
+  /** Upgraded sockets: the HTTP server stops tracking them, so shutdown must close them here. */
+  readonly #sockets = new Set<Duplex>();
 
   constructor(tokens: TokenSource, logger: Logger) {
     this.#tokens = tokens;
@@ -23,6 +25,8 @@ export class WebSocketForwarder {
 
   async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, match: RouteMatch): Promise<void> {
     const { route } = match;
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     const authorization = await this.#tokens.authorization(route.name);
     req.url = match.upstreamPath;
     delete req.headers.authorization;
@@ -33,7 +37,10 @@ export class WebSocketForwarder {
     });
   }
 
+  /** Closes every proxied WebSocket (server.close() would otherwise wait on them for ever). */
   close(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
     this.#proxy.close();
   }
 }
