@@ -1,6 +1,11 @@
+/** The capped exponential schedule: initial, 2×, 4×, … up to max, for attempt 0, 1, 2, … */
+export function backoffCeiling(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+}
+
 /** Exponential backoff with full jitter, capped (AWS architecture blog's "full jitter"). */
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  const ceiling = backoffCeiling(attempt, initialMs, maxMs);
   // A floor keeps a zero draw from turning into an immediate retry loop.
   return Math.max(Math.min(50, ceiling), random() * ceiling);
 }

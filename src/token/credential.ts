@@ -3,7 +3,7 @@ import type { RouteConfig } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TokenHttpRequest, TokenSet, TokenUrls } from '../providers/types.js';
-import { backoffDelay } from './backoff.js';
+import { backoffCeiling, backoffDelay } from './backoff.js';
 import { TokenEndpointError, type TokenClient } from './client.js';
 import type { Clock } from './clock.js';
 import { planGrants } from './grant-plan.js';
@@ -97,11 +97,10 @@ export class Credential {
   }
 
   /** After an upstream 401: drop the token only if it is still the current one. */
-  invalidate(tokenId: number): boolean {
-    if (this.token?.id !== tokenId) return false;
+  #invalidate(tokenId: number): void {
+    if (this.token?.id !== tokenId) return;
     this.#invalidated = this.token.value;
     this.token = undefined;
-    return true;
   }
 
   /**
@@ -112,7 +111,7 @@ export class Credential {
   unauthorized(tokenId: number): boolean {
     const backingOff = this.#unauthorized.streak > 0 && this.#deps.clock.now() < this.#unauthorized.until;
     if (backingOff && this.token?.id === tokenId) return false;
-    this.invalidate(tokenId);
+    this.#invalidate(tokenId);
     return true;
   }
 
@@ -127,7 +126,7 @@ export class Credential {
     const { backoffInitial, backoffMax } = this.#deps.settings;
     state.tokenId = tokenId;
     state.streak += 1;
-    state.until = this.#deps.clock.now() + Math.min(backoffMax, backoffInitial * 2 ** Math.min(state.streak - 1, 30));
+    state.until = this.#deps.clock.now() + backoffCeiling(state.streak - 1, backoffInitial, backoffMax);
   }
 
   /** A secret file changed: a rejected credential is retried at once with the new secret. */
@@ -245,18 +244,11 @@ export class Credential {
 
   /** Stores the grant (a rotated refresh token first of all), then publishes the new token. */
   async #store(tokenSet: TokenSet, tokenRequest: TokenHttpRequest, usedRefreshToken: string | undefined, bootstrap: string | undefined, started: number): Promise<void> {
-    const { clock, settings, store, logger } = this.#deps;
+    const { clock, settings, logger } = this.#deps;
     const now = clock.now();
     const lifetimeMs = (tokenSet.expiresInSeconds ?? settings.defaultLifetime / 1000) * 1000;
     const keptRefresh = tokenSet.refreshToken ?? (tokenRequest.grant === 'refresh_token' ? usedRefreshToken : undefined);
-    const grant: StoredGrant = { refreshToken: keptRefresh, accessToken: tokenSet.accessToken, expiresAt: now + lifetimeMs, bootstrap, updatedAt: now };
-    try {
-      await store.set(this.key, grant);
-      this.#unsaved = undefined;
-    } catch (error) {
-      this.#unsaved = grant;
-      logger.error({ event: 'store_write_failed', route: this.primary.name, error: (error as Error).message }, 'could not persist the grant; keeping it in memory');
-    }
+    await this.#persist({ refreshToken: keptRefresh, accessToken: tokenSet.accessToken, expiresAt: now + lifetimeMs, bootstrap, updatedAt: now });
     const token: Token = { id: nextTokenId++, value: tokenSet.accessToken, obtainedAt: now, expiresAt: now + lifetimeMs };
     this.#accept(token);
     logger.info({
@@ -276,16 +268,19 @@ export class Credential {
    * one, so store the new one before any retry, or the grant is lost (Light revokes the family).
    */
   async #keepRefreshToken(refreshToken: string, bootstrap: string | undefined): Promise<void> {
-    const { clock, store, logger } = this.#deps;
     const current = this.token;
     // The current access token stays as it was (obtainedAt doubles as updatedAt on adoption).
-    const grant: StoredGrant = { refreshToken, accessToken: current?.value, expiresAt: current?.expiresAt, bootstrap, updatedAt: current?.obtainedAt ?? clock.now() };
+    await this.#persist({ refreshToken, accessToken: current?.value, expiresAt: current?.expiresAt, bootstrap, updatedAt: current?.obtainedAt ?? this.#deps.clock.now() });
+  }
+
+  /** Writes the grant; if the store fails, keeps it in memory so a rotated refresh token is never lost. */
+  async #persist(grant: StoredGrant): Promise<void> {
     try {
-      await store.set(this.key, grant);
+      await this.#deps.store.set(this.key, grant);
       this.#unsaved = undefined;
     } catch (error) {
       this.#unsaved = grant;
-      logger.error({ event: 'store_write_failed', route: this.primary.name, error: (error as Error).message }, 'could not persist the refresh token; keeping it in memory');
+      this.#deps.logger.error({ event: 'store_write_failed', route: this.primary.name, error: (error as Error).message }, 'could not persist the grant; keeping it in memory');
     }
   }
 
