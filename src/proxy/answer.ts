@@ -2,9 +2,12 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorAnswer, SidecarError } from '../errors.js';
 
-/** Any failure as a SidecarError; unknown ones become upstream_unavailable, never a crash. */
+/**
+ * Any failure as a SidecarError; unknown ones become upstream_unavailable, never a crash.
+ * SidecarErrors already carry their route (those without one come from the router, before a route is known).
+ */
 export function asSidecarError(error: unknown, route?: string): SidecarError {
-  if (error instanceof SidecarError) return error.route !== undefined || route === undefined ? error : new SidecarError(error.code, { route, detail: error.message, ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }) });
+  if (error instanceof SidecarError) return error;
   return new SidecarError('upstream_unavailable', { ...(route === undefined ? {} : { route }), detail: (error as Error)?.message ?? 'unexpected failure', cause: error });
 }
 
