@@ -7,16 +7,19 @@
 # Three stages on one pinned base: `build` compiles TypeScript with the dev dependencies,
 # `deps` installs the production dependencies only, `runtime` holds dist/ + those and nothing else
 # (no npm cache, no sources, no compiler). For reproducible builds, pin the base by digest too
-# (node:20-bookworm-slim@sha256:...) in your CI.
+# (node:26-trixie-slim@sha256:...) in your CI. Node 26 is the newest LTS line; Debian 13 (trixie)
+# the supported Debian release under it.
 
-FROM node:20-bookworm-slim AS base
+FROM node:26-trixie-slim AS base
 WORKDIR /app
 
 # --- build: dev dependencies + tsc -> dist/ ----------------------------------------------------
 FROM base AS build
 COPY package.json package-lock.json ./
 # --ignore-scripts: nothing in the tree needs an install hook, and none should run at build time.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# --omit=optional: the pinned Node binaries (node-linux-*) are for machines without Node 26; the
+# image has it.
+RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -24,7 +27,7 @@ RUN npm run build
 # --- deps: production dependencies only ---------------------------------------------------------
 FROM base AS deps
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # --- runtime --------------------------------------------------------------------------------------
 FROM base AS runtime
@@ -39,7 +42,7 @@ LABEL org.opencontainers.image.title="token-sidecar" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="docker.io/library/node:20-bookworm-slim" \
+      org.opencontainers.image.base.name="docker.io/library/node:26-trixie-slim" \
       org.opencontainers.image.documentation="https://github.com/token-sidecar/token-sidecar/tree/main/helm/token-sidecar" \
       org.opencontainers.image.source="https://github.com/token-sidecar/token-sidecar"
 

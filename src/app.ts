@@ -91,7 +91,7 @@ export function createApp(options: AppOptions) {
       for (const { route, server } of routeServers) routes[route.name] = await listen(server, route.listen as HostPort);
       tokens.start({ eager: config.refresh.eager });
       accepting = true;
-      logger.info({ event: 'listening', proxy, admin: adminAddress, routes }, 'token-sidecar is serving');
+      logger.info({ event: 'listening', proxy, admin: adminAddress, routes, node: process.version }, 'token-sidecar is serving');
       return { proxy, admin: adminAddress, routes };
     },
 

@@ -38,10 +38,10 @@ describe('Dockerfile', () => {
     expect(validate(dockerfile)).toEqual([]);
   });
 
-  it('is multi-stage on the pinned node:20-bookworm-slim base', () => {
+  it('is multi-stage on the pinned node:26-trixie-slim base (the newest Node LTS line)', () => {
     const froms = of('FROM').map((f) => f.args);
     expect(froms.length).toBeGreaterThanOrEqual(3);
-    expect(froms[0]).toMatch(/^node:20-bookworm-slim AS \w+$/);
+    expect(froms[0]).toMatch(/^node:26-trixie-slim AS \w+$/);
     // Every later stage builds on that one pinned base (no second, unpinned image).
     for (const f of froms.slice(1)) expect(f).toMatch(/^base AS \w+$/);
   });
@@ -51,6 +51,8 @@ describe('Dockerfile', () => {
     expect(runs.some((r) => /\bnpm ci\b(?!.*--omit=dev)/.test(r))).toBe(true);
     expect(runs.some((r) => r.includes('npm run build'))).toBe(true);
     expect(runs.some((r) => /\bnpm ci\b.*--omit=dev/.test(r))).toBe(true);
+    // The pinned Node binaries are optional dependencies: never a second Node in the image.
+    for (const r of runs.filter((x) => /\bnpm ci\b/.test(x))) expect(r).toContain('--omit=optional');
 
     const copies = runtime.filter((i) => i.keyword === 'COPY').map((c) => c.args);
     expect(copies).toContainEqual(expect.stringMatching(/--from=deps .*\/app\/node_modules \.\/node_modules$/));
