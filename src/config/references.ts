@@ -32,7 +32,7 @@ export function resolveTemplate(template: string, env: NodeJS.ProcessEnv = proce
       return readFileSync(name, 'utf8').replace(/\r?\n$/, '');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new Error(`cannot read file ${name} (${code}); mount the secret there or fix the path`);
+      throw new Error(`cannot read file ${name} (${code}); mount the secret there or fix the path`, { cause: error });
     }
   });
 }

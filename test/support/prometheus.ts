@@ -93,7 +93,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
       timeoutMs = 15_000,
     ): Promise<PromVector> => {
       const until = Date.now() + timeoutMs;
-      let last: PromVector = [];
+      let last: PromVector;
       for (;;) {
         last = await query(expr);
         if (predicate(last)) return last;

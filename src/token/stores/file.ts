@@ -20,7 +20,7 @@ export class FileStore implements TokenStore {
     try {
       this.#grants = JSON.parse(await readFile(this.#path, 'utf8')) as Record<string, StoredGrant>;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`store.path ${this.#path} is unreadable or not JSON: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`store.path ${this.#path} is unreadable or not JSON: ${(error as Error).message}`, { cause: error });
       this.#grants = {};
     }
     return this.#grants;
