@@ -14,7 +14,7 @@ import { TokenClient } from './token/client.js';
 import { systemClock, type Clock } from './token/clock.js';
 import { TokenProvider } from './token/provider.js';
 import type { TokenStore } from './token/store.js';
-import { createStore } from './token/stores/index.js';
+import { createStore, lockTtl } from './token/stores/index.js';
 
 export interface AppOptions {
   readonly config: SidecarConfig;
@@ -47,7 +47,7 @@ export function createApp(options: AppOptions) {
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics ?? createMetrics();
-  const store = options.store ?? createStore(config.store);
+  const store = options.store ?? createStore(config);
   const pools = new UpstreamPools({
     connections: config.upstream.connections,
     connectTimeout: config.timeouts.connect,
@@ -62,7 +62,7 @@ export function createApp(options: AppOptions) {
     clock,
     metrics,
     logger,
-    settings: { ...config.refresh, maxEntries: config.cache.maxEntries },
+    settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: config.timeouts.token, lockWait: lockTtl(config) },
   });
   const inflight: { count: number; draining: boolean; onIdle?: () => void } = { count: 0, draining: false };
   const websockets = new WebSocketForwarder(tokens, logger);
@@ -78,7 +78,7 @@ export function createApp(options: AppOptions) {
   const mainServer = createProxyServer(proxyDeps);
   const routeServers = config.routes.filter((route) => route.listen).map((route) => ({ route, server: createProxyServer(proxyDeps, route) }));
   let accepting = false;
-  const admin = createAdminServer({ metrics, states: () => tokens.states(), accepting: () => accepting });
+  const admin = createAdminServer({ metrics, states: () => tokens.states(), accepting: () => accepting, started: () => tokens.started(), failOnRejected: config.readiness.failOnRejected });
 
   return {
     metrics,
@@ -117,7 +117,9 @@ export function createApp(options: AppOptions) {
       for (const server of proxies) server.closeAllConnections();
       websockets.close();
       await closed;
-      tokens.stop();
+      // In-flight refreshes finish (a rotation answered now is stored) and unsaved grants get a
+      // last write before the token dispatchers and the store close.
+      await tokens.stop(config.timeouts.token);
       await pools.close();
       await store.close();
       const adminClosed = new Promise<void>((resolve) => admin.close(() => resolve()));

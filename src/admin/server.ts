@@ -7,6 +7,20 @@ export interface AdminDeps {
   readonly states: () => RouteTokenState[];
   /** False until listeners are up, and again once shutdown starts. */
   readonly accepting: () => boolean;
+  /** Every route fetched at start has finished its first token attempt, success or failure. */
+  readonly started: () => boolean;
+  /** readiness.failOnRejected: a rejected credential makes /readyz 503 (off by default). */
+  readonly failOnRejected: boolean;
+}
+
+/** SPEC §5: ready once accepting and past the first token attempts; rejected only if asked. */
+function readiness(deps: AdminDeps, routes: readonly RouteTokenState[]): { ready: boolean; reason?: string } {
+  if (!deps.accepting()) return { ready: false, reason: 'not accepting requests (starting or shutting down)' };
+  if (!deps.started()) return { ready: false, reason: 'waiting for the first token attempt of every route' };
+  const rejected = routes.filter((route) => route.state === 'rejected').map((route) => route.route);
+  if (rejected.length > 0 && deps.failOnRejected) return { ready: false, reason: `credentials rejected for: ${rejected.join(', ')}` };
+  if (rejected.length > 0) return { ready: true, reason: `credentials rejected for: ${rejected.join(', ')} (serving; readiness.failOnRejected is off)` };
+  return { ready: true };
 }
 
 function json(status: number, body: unknown) {
@@ -23,10 +37,9 @@ export function createAdminServer(deps: AdminDeps): Server {
       if (path === '/healthz') return json(200, { status: 'ok' });
       if (path === '/readyz') {
         const routes = deps.states();
-        const rejected = routes.filter((route) => route.state === 'rejected').map((route) => route.route);
-        const ready = deps.accepting() && rejected.length === 0;
-        const reason = !deps.accepting() ? 'not accepting requests (starting or shutting down)' : rejected.length > 0 ? `credentials rejected for: ${rejected.join(', ')}` : undefined;
-        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', ...(reason ? { reason } : {}), routes });
+        const { ready, reason } = readiness(deps, routes);
+        const unsaved = routes.filter((route) => route.unsaved).map((route) => route.route);
+        return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', ...(reason ? { reason } : {}), ...(unsaved.length > 0 ? { unsavedGrants: unsaved } : {}), routes });
       }
       return json(404, { error: 'not_found', paths: ['/metrics', '/healthz', '/readyz'] });
     };

@@ -16,7 +16,7 @@ export async function authorize(config: SidecarConfig, routeName: string, code: 
   if (config.store.type === 'memory') throw new UsageError('store.type is memory, so the refresh token would be lost on exit; configure a file or redis store');
   const credentials = route.credentials.read();
   const pools = new UpstreamPools({ connections: 1, connectTimeout: config.timeouts.connect, headersTimeout: config.timeouts.token, idleTimeout: config.timeouts.token });
-  const store = createStore(config.store);
+  const store = createStore(config);
   try {
     const tokenSet = await new TokenClient({ timeoutMs: config.timeouts.token }).send(
       grant(credentials, code, { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl }),
@@ -25,14 +25,24 @@ export async function authorize(config: SidecarConfig, routeName: string, code: 
     );
     if (tokenSet.refreshToken === undefined) throw new Error('the token endpoint returned no refresh token');
     const now = Date.now();
-    await store.set(credentialKey(route), {
-      refreshToken: tokenSet.refreshToken,
-      accessToken: tokenSet.accessToken,
-      expiresAt: now + (tokenSet.expiresInSeconds ?? config.refresh.defaultLifetime / 1000) * 1000,
-      // Tie the grant to the config's current bootstrap token so the stored chain wins over it.
-      bootstrap: credentials.refreshToken === undefined ? undefined : fingerprint(credentials.refreshToken),
-      updatedAt: now,
-    });
+    const key = credentialKey(route);
+    // A new consent starts the chain after whatever is stored: the running sidecar's next read
+    // takes it, and its own older writes are refused by the store's compare-and-set.
+    for (let attempt = 0; ; attempt += 1) {
+      const stored = await store.get(key).catch(() => undefined);
+      const written = await store.set(key, {
+        refreshToken: tokenSet.refreshToken,
+        accessToken: tokenSet.accessToken,
+        obtainedAt: now,
+        expiresAt: now + Math.min((tokenSet.expiresInSeconds ?? config.refresh.defaultLifetime / 1000) * 1000, config.refresh.maxLifetime),
+        // Tie the grant to the config's current bootstrap token so the stored chain wins over it.
+        bootstrap: credentials.refreshToken === undefined ? undefined : fingerprint(credentials.refreshToken),
+        generation: (stored?.generation ?? 0) + 1,
+        updatedAt: now,
+      });
+      if (written.written) break;
+      if (attempt >= 5) throw new Error('the store kept changing while the grant was written; run authorize again');
+    }
     return `route ${routeName}: refresh token stored in the ${config.store.type} store; the sidecar uses it from its next token fetch`;
   } finally {
     await pools.close();

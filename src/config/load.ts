@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { PROVIDERS, type ProviderName } from '../providers/registry.js';
 import type { CredentialValues, ProviderDialect } from '../providers/types.js';
 import { referencesIn, resolveTemplate } from './references.js';
-import { configSchema, type HostPort, type RawConfig } from './schema.js';
+import { validatedConfigSchema, type HostPort, type RawConfig } from './schema.js';
 
 /** Every problem of a config at once, each naming its key path and the fix. */
 export class ConfigError extends Error {
@@ -130,7 +130,7 @@ function conflictingCredentials(routes: readonly RouteConfig[]): string[] {
 export function validateConfig(document: unknown): SidecarConfig {
   const problems: string[] = [];
   const resolved = resolveAll(document ?? {}, [], problems);
-  const parsed = configSchema.safeParse(resolved);
+  const parsed = validatedConfigSchema.safeParse(resolved);
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 

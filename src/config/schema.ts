@@ -33,6 +33,9 @@ const size = z.union([z.string(), z.number()], { error: 'expected a size such as
   return bytes;
 });
 
+/** A Redis node for Sentinel or Cluster. */
+const node = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+
 const httpUrl = (what: string) =>
   z.string({ error: `expected the ${what} as an http(s) URL` }).superRefine((value, ctx) => {
     let url: URL;
@@ -77,23 +80,34 @@ export const configSchema = z.strictObject({
       path: z.string().min(1).optional(),
       url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL').optional(),
       keyPrefix: z.string().default('token-sidecar:'),
+      username: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+      sentinel: z.strictObject({ name: z.string().min(1), nodes: z.array(node).min(1) }).optional(),
+      cluster: z.array(node).min(1).optional(),
+      lockTtl: duration.optional(),
     })
     .superRefine((value, ctx) => {
       if (value.type === 'file' && value.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'is required when store.type is file' });
-      if (value.type === 'redis' && value.url === undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when store.type is redis' });
+      if (value.type === 'redis' && value.url === undefined && value.sentinel === undefined && value.cluster === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when store.type is redis (or give store.sentinel or store.cluster)' });
+      }
+      if (value.sentinel !== undefined && value.cluster !== undefined) ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'store.sentinel and store.cluster exclude each other; keep one' });
     })
     .default({ type: 'memory', keyPrefix: 'token-sidecar:' }),
+  readiness: z.strictObject({ failOnRejected: z.boolean().default(false) }).default({ failOnRejected: false }),
   cache: z.strictObject({ maxEntries: z.number().int().min(1).max(1_000_000).default(1000) }).default({ maxEntries: 1000 }),
   refresh: z
     .strictObject({
       ahead: z.number().gt(0, 'must be between 0 and 1 (exclusive)').lt(1, 'must be between 0 and 1 (exclusive)').default(0.2),
       defaultLifetime: duration.default(300_000),
+      maxLifetime: duration.default(86_400_000),
       backoffInitial: duration.default(1_000),
       backoffMax: duration.default(60_000),
       rejectedRetry: duration.default(300_000),
       eager: z.boolean().default(true),
     })
-    .default({ ahead: 0.2, defaultLifetime: 300_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true }),
+    .default({ ahead: 0.2, defaultLifetime: 300_000, maxLifetime: 86_400_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true }),
   timeouts: z
     .strictObject({
       connect: duration.default(5_000),
@@ -119,6 +133,26 @@ export const configSchema = z.strictObject({
         if (!ROUTE_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'route names are path segments: letters, digits, ".", "_" or "-", starting with a letter or digit' });
       }
     }),
+});
+
+/** Token requests one refresh may make: the refresh grant, then the initial grant as fallback. */
+export const MAX_ATTEMPTS_PER_REFRESH = 2;
+/** Added to the attempts' time in a Redis lock's TTL: the store round trips around them. */
+export const LOCK_MARGIN_MS = 5_000;
+
+/** The lock TTL a refresh needs: every attempt may take `timeouts.token`, plus a margin. */
+export function minimumLockTtl(tokenTimeoutMs: number): number {
+  return tokenTimeoutMs * MAX_ATTEMPTS_PER_REFRESH + LOCK_MARGIN_MS;
+}
+
+export const validatedConfigSchema = configSchema.superRefine((config, ctx) => {
+  const needed = minimumLockTtl(config.timeouts.token);
+  if (config.store.lockTtl !== undefined && config.store.lockTtl < needed) {
+    ctx.addIssue({ code: 'custom', path: ['store', 'lockTtl'], message: `must be at least ${needed} ms (timeouts.token × ${MAX_ATTEMPTS_PER_REFRESH} attempts + ${LOCK_MARGIN_MS} ms), or a slow token request outlives the lock and another replica spends the same refresh token; raise it or remove it (it defaults to that)` });
+  }
+  if (config.refresh.maxLifetime < config.refresh.defaultLifetime) {
+    ctx.addIssue({ code: 'custom', path: ['refresh', 'maxLifetime'], message: `must be at least refresh.defaultLifetime (${config.refresh.defaultLifetime} ms)` });
+  }
 });
 
 export type RawConfig = z.output<typeof configSchema>;

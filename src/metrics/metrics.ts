@@ -52,6 +52,18 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ['route', 'reason'] as const,
       registers: [registry],
     }),
+    grantUnsaved: new Gauge({
+      name: 'token_sidecar_grant_unsaved',
+      help: 'Grants (a rotated refresh token) the token store has not accepted yet, retried until they land: 1 while one waits.',
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: 'token_sidecar_store_errors_total',
+      help: 'Token store operations that failed, by operation (get, set, lock).',
+      labelNames: ['route', 'operation'] as const,
+      registers: [registry],
+    }),
   };
 }
 

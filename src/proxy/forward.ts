@@ -10,7 +10,8 @@ import type { RouteMatch } from './router.js';
 
 /** The token side as the proxy sees it: a header value per route, and a way to report a 401. */
 export interface TokenSource {
-  authorization(route: string): Promise<Authorization>;
+  /** Synchronous on a cache hit; a promise only when the token must be waited for. */
+  authorization(route: string): Authorization | Promise<Authorization>;
   /** An upstream answered 401 to this token: true to retry with a fresh one (the token is dropped if current). */
   unauthorized(route: string, tokenId: number): boolean;
   /** The retry after a 401 came back; `unauthorized` when it was a 401 again. */

@@ -8,6 +8,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { TokenClient } from './client.js';
 import type { Clock } from './clock.js';
 import { Credential, type RefreshSettings } from './credential.js';
+import { GrantKeeper } from './grant-keeper.js';
+import type { Failure } from './lifecycle.js';
 import type { TokenStore } from './store.js';
 
 /** What the proxy injects; `tokenId` lets a 401 invalidate exactly the token it was answered to. */
@@ -22,9 +24,17 @@ export interface RouteTokenState {
   readonly state: 'static' | 'empty' | 'valid' | 'refreshing' | 'failing' | 'rejected';
   /** A token request is in flight right now (also while failing or rejected: a retry). */
   readonly refreshing: boolean;
+  /** A rotated grant the store has not accepted yet (retried until it lands). */
+  readonly unsaved?: true;
   readonly validUntil?: string;
   readonly failingSince?: string;
   readonly reason?: string;
+}
+
+export interface ProviderSettings extends RefreshSettings {
+  readonly maxEntries: number;
+  /** The longest an app request waits for a token (timeouts.token), another replica's included. */
+  readonly requestWait: number;
 }
 
 export interface TokenProviderDeps {
@@ -36,10 +46,19 @@ export interface TokenProviderDeps {
   readonly clock: Clock;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  readonly settings: RefreshSettings & { readonly maxEntries: number };
+  readonly settings: ProviderSettings;
   readonly random?: () => number;
   /** Watches a secret file; returns a function that stops watching. Injected for tests. */
   readonly watch?: (file: string, onChange: () => void) => () => void;
+}
+
+interface RouteEntry {
+  readonly route: RouteConfig;
+  readonly key: string;
+  readonly static?: string;
+  /** The route's first token attempt (fetched at start) has ended, success or failure. */
+  attempted: boolean;
+  readonly hit: { inc(): void };
 }
 
 /**
@@ -57,6 +76,8 @@ function zeroSeries(metrics: Metrics, route: RouteConfig): void {
   }
   for (const result of ['hit', 'miss', 'coalesced']) metrics.tokenCache.inc({ route: route.name, result }, 0);
   metrics.upstreamRetries.inc({ route: route.name, reason: 'unauthorized' }, 0);
+  metrics.grantUnsaved.set({ route: route.name }, 0);
+  for (const operation of ['get', 'set', 'lock']) metrics.storeErrors.inc({ route: route.name, operation }, 0);
 }
 
 function pollFile(file: string, onChange: () => void): () => void {
@@ -70,127 +91,233 @@ function pollFile(file: string, onChange: () => void): () => void {
 
 /**
  * Owns every credential's token: an LRU of credentials (bounded by cache.maxEntries), read on
- * the request path, fetched single-flight when missing, refreshed ahead of expiry in the background.
+ * the request path, fetched single-flight when missing, refreshed ahead of expiry in the
+ * background. A credential that is refreshing or holds an unsaved grant is never evicted, and
+ * what must outlive an entry (the grant's chain, an unsaved grant, a 401'd token) lives in its
+ * GrantKeeper, kept per key.
  */
 export class TokenProvider {
   readonly #deps: TokenProviderDeps;
-  readonly #routes = new Map<string, { route: RouteConfig; key: string; static?: string }>();
+  readonly #routes = new Map<string, RouteEntry>();
   readonly #credentials: LRUCache<string, Credential>;
+  /** Evicted while busy: kept alive (and found again) until their work is done. */
+  readonly #retiring = new Map<string, Credential>();
+  readonly #keepers = new Map<string, GrantKeeper>();
   readonly #unwatch: Array<() => void> = [];
+  #stopping = false;
 
   constructor(deps: TokenProviderDeps) {
     this.#deps = deps;
-    this.#credentials = new LRUCache<string, Credential>({ max: deps.settings.maxEntries, dispose: (credential) => credential.stop() });
+    this.#credentials = new LRUCache<string, Credential>({
+      max: deps.settings.maxEntries,
+      dispose: (credential, key, reason) => {
+        if (reason !== 'evict') {
+          if (reason !== 'set') void credential.stop();
+        } else if (credential.busy) {
+          this.#retire(key, credential);
+        } else {
+          this.#evicted(key, credential);
+        }
+      },
+    });
     for (const route of deps.routes) {
       const staticHeader = route.dialect.staticAuthorization?.(route.credentials.read());
-      this.#routes.set(route.name, { route, key: credentialKey(route), ...(staticHeader === undefined ? {} : { static: staticHeader }) });
+      const hit = deps.metrics.tokenCache.labels({ route: route.name, result: 'hit' });
+      this.#routes.set(route.name, { route, key: credentialKey(route), attempted: staticHeader !== undefined, hit, ...(staticHeader === undefined ? {} : { static: staticHeader }) });
       if (staticHeader === undefined) zeroSeries(deps.metrics, route);
     }
   }
 
-  /** Fetches every route's token in the background and starts watching secret files. */
+  /** Fetches every route's token in the background and starts watching secret files and the store. */
   start(options: { eager: boolean }): void {
+    const { store } = this.#deps;
     const watch = this.#deps.watch ?? pollFile;
-    for (const { route, static: isStatic } of this.#routes.values()) {
+    for (const entry of this.#routes.values()) {
+      const { route } = entry;
       for (const file of route.credentials.files) this.#unwatch.push(watch(file, () => this.#secretsChanged(route)));
-      if (options.eager && isStatic === undefined) void this.#credential(route.name).refresh('startup');
+      if (entry.static !== undefined) continue;
+      if (!options.eager) entry.attempted = true;
+      else void this.#credential(entry).refresh('startup').then(() => (entry.attempted = true));
     }
+    if (store.onChange) this.#unwatch.push(store.onChange((key) => this.#storeChanged(key)));
+    if (store.onReconnect) this.#unwatch.push(store.onReconnect(() => this.#reseedAll()));
+  }
+
+  /** Every route fetched at start has finished its first token attempt. */
+  started(): boolean {
+    for (const entry of this.#routes.values()) if (!entry.attempted) return false;
+    return true;
   }
 
   /**
-   * The `Authorization` value for a route. Reads the cached token; only a missing or expired
-   * token waits, on the one fetch in flight. Throws SidecarError when no valid token can be had.
+   * The `Authorization` for a route: synchronous on a cache hit; only a missing or expired token
+   * waits, on the one fetch in flight, and never longer than `requestWait`. Throws (or rejects
+   * with) SidecarError when no valid token can be had.
    */
-  async authorization(routeName: string): Promise<Authorization> {
+  authorization(routeName: string): Authorization | Promise<Authorization> {
     const entry = this.#routes.get(routeName);
     if (!entry) throw new Error(`unknown route ${routeName}`);
     if (entry.static !== undefined) return { header: entry.static, tokenId: 0 };
-    const { clock, metrics } = this.#deps;
-    const credential = this.#credential(routeName);
-    const cached = credential.usable(clock.now());
-    if (cached) {
-      metrics.tokenCache.inc({ route: routeName, result: 'hit' });
-      return { header: `Bearer ${cached.value}`, tokenId: cached.id };
+    const credential = this.#credential(entry);
+    const current = credential.current(this.#deps.clock.now());
+    if (current.kind === 'token') {
+      entry.hit.inc();
+      return current.token.authorization;
     }
-    if (credential.inflight) {
-      metrics.tokenCache.inc({ route: routeName, result: 'coalesced' });
-    } else {
-      const failure = credential.failure;
-      if (failure && clock.now() < failure.nextAttemptAt) throw this.#failureError(routeName, credential);
-      metrics.tokenCache.inc({ route: routeName, result: 'miss' });
-      void credential.refresh('request');
-    }
-    await credential.inflight;
+    if (current.kind === 'failure') throw this.#failureError(routeName, current.failure, credential.state.kind === 'rejected');
+    this.#deps.metrics.tokenCache.inc({ route: routeName, result: current.started ? 'miss' : 'coalesced' });
+    return this.#wait(routeName, credential, current.until);
+  }
+
+  async #wait(routeName: string, credential: Credential, until: Promise<void>): Promise<Authorization> {
+    const { clock, settings } = this.#deps;
+    let timer: unknown;
+    await Promise.race([until, new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, settings.requestWait)))]);
+    clock.clearTimeout(timer);
     const token = credential.usable(clock.now());
-    if (token) return { header: `Bearer ${token.value}`, tokenId: token.id };
-    throw this.#failureError(routeName, credential);
+    if (token) return token.authorization;
+    const state = credential.state;
+    const failure = state.kind === 'failing' || state.kind === 'rejected' ? state.failure : undefined;
+    throw this.#failureError(routeName, failure, state.kind === 'rejected', credential.inflight !== undefined);
   }
 
   /** After an upstream 401: true to retry with a fresh token (see Credential.unauthorized). */
   unauthorized(routeName: string, tokenId: number): boolean {
     if (tokenId === 0) return false;
-    return this.#credential(routeName).unauthorized(tokenId);
+    return this.#credential(this.#entry(routeName)).unauthorized(tokenId);
   }
 
   /** The retry after a 401 came back; `unauthorized` when it was a 401 again. */
   retried(routeName: string, tokenId: number, unauthorized: boolean): void {
-    if (tokenId !== 0) this.#credential(routeName).retried(tokenId, unauthorized);
+    if (tokenId !== 0) this.#credential(this.#entry(routeName)).retried(tokenId, unauthorized);
   }
 
   /** Per-route token state for /readyz; no secrets. */
   states(): RouteTokenState[] {
     const now = this.#deps.clock.now();
     return [...this.#routes.values()].map(({ route, key, static: isStatic }) => {
-      const credential = this.#credentials.peek(key);
-      const base = { route: route.name, provider: route.provider, refreshing: credential?.inflight !== undefined };
+      const credential = this.#credentials.peek(key) ?? this.#retiring.get(key);
+      const base = {
+        route: route.name,
+        provider: route.provider,
+        refreshing: credential?.inflight !== undefined,
+        ...(this.#keepers.get(key)?.unsaved ? { unsaved: true as const } : {}),
+      };
       if (isStatic !== undefined) return { ...base, state: 'static' as const };
       const token = credential?.usable(now);
-      const failure = credential?.failure;
+      const state = credential?.state;
       const validUntil = token ? { validUntil: new Date(token.expiresAt).toISOString() } : {};
-      if (failure) {
-        return { ...base, ...validUntil, state: failure.kind === 'rejected' ? ('rejected' as const) : ('failing' as const), failingSince: new Date(failure.since).toISOString(), reason: failure.reason };
+      if (state?.kind === 'failing' || state?.kind === 'rejected') {
+        return { ...base, ...validUntil, state: state.kind, failingSince: new Date(state.failure.since).toISOString(), reason: state.failure.reason };
       }
       if (credential?.inflight) return { ...base, ...validUntil, state: 'refreshing' as const };
       return { ...base, ...validUntil, state: token ? ('valid' as const) : ('empty' as const) };
     });
   }
 
-  stop(): void {
+  /**
+   * Shutdown that loses nothing: timers stop, in-flight refreshes are awaited (bounded by
+   * `boundMs`, the token timeout), unsaved grants get a last write, then leases are released.
+   */
+  async stop(boundMs = 0): Promise<void> {
+    this.#stopping = true;
     for (const unwatch of this.#unwatch.splice(0)) unwatch();
-    for (const credential of this.#credentials.values()) credential.stop();
+    const credentials = [...this.#credentials.values(), ...this.#retiring.values()];
+    await Promise.all(credentials.map((credential) => credential.stop(boundMs)));
+    await Promise.all([...this.#keepers.values()].map(async (keeper) => {
+      await keeper.flush();
+      await keeper.stop();
+    }));
     this.#credentials.clear();
+    this.#retiring.clear();
   }
 
-  #credential(routeName: string): Credential {
-    const entry = this.#routes.get(routeName) as { route: RouteConfig; key: string };
+  #entry(routeName: string): RouteEntry {
+    const entry = this.#routes.get(routeName);
+    if (!entry) throw new Error(`unknown route ${routeName}`);
+    return entry;
+  }
+
+  #keeper(key: string, route: RouteConfig): GrantKeeper {
+    let keeper = this.#keepers.get(key);
+    if (!keeper) {
+      const { store, clock, logger, metrics, settings } = this.#deps;
+      keeper = new GrantKeeper({ key, route: () => route.name, store, clock, logger, metrics, retry: { initialMs: settings.backoffInitial, maxMs: settings.backoffMax } });
+      this.#keepers.set(key, keeper);
+    }
+    return keeper;
+  }
+
+  #credential(entry: RouteEntry): Credential {
     let credential = this.#credentials.get(entry.key);
     if (!credential) {
-      const { client, dispatcherFor, store, clock, metrics, logger, settings } = this.#deps;
-      credential = new Credential(entry.key, entry.route, {
-        client, store, clock, metrics, logger, settings,
-        dispatcher: dispatcherFor(entry.route),
-        random: this.#deps.random ?? Math.random,
-      });
-      // Routes that share a credential share its token and its rotating refresh token.
-      for (const other of this.#routes.values()) {
-        if (other.key === entry.key && other.route !== entry.route) credential.routes.push(other.route);
+      credential = this.#retiring.get(entry.key);
+      if (credential) {
+        this.#retiring.delete(entry.key);
+      } else {
+        const { client, dispatcherFor, store, clock, metrics, logger, settings } = this.#deps;
+        credential = new Credential(entry.key, entry.route, {
+          client, store, clock, metrics, logger, settings,
+          keeper: this.#keeper(entry.key, entry.route),
+          dispatcher: dispatcherFor(entry.route),
+          random: this.#deps.random ?? Math.random,
+        });
+        if (this.#stopping) void credential.stop();
+        // Routes that share a credential share its token and its rotating refresh token.
+        for (const other of this.#routes.values()) {
+          if (other.key === entry.key && other.route !== entry.route) credential.routes.push(other.route);
+        }
       }
       this.#credentials.set(entry.key, credential);
-    } else if (!credential.routes.includes(entry.route)) {
-      credential.routes.push(entry.route);
     }
     return credential;
   }
 
-  #secretsChanged(route: RouteConfig): void {
-    this.#deps.logger.info({ event: 'secret_changed', route: route.name }, 'a secret file of the route changed');
-    this.#credentials.peek(this.#routes.get(route.name)?.key ?? '')?.secretsChanged();
+  /** An evicted credential that is still refreshing or holds an unsaved grant finishes its work first. */
+  #retire(key: string, credential: Credential): void {
+    this.#retiring.set(key, credential);
+    const check = async () => {
+      while (credential.busy && this.#retiring.get(key) === credential && !this.#stopping) {
+        await (credential.inflight ?? new Promise((resolve) => setTimeout(resolve, 1_000).unref()));
+      }
+      if (this.#retiring.get(key) === credential) {
+        this.#retiring.delete(key);
+        this.#evicted(key, credential);
+      }
+    };
+    void check();
   }
 
-  #failureError(routeName: string, credential: Credential): SidecarError {
-    const failure = credential.failure;
-    const retryAfterSeconds = failure ? Math.max(1, (failure.nextAttemptAt - this.#deps.clock.now()) / 1000) : 1;
-    if (failure?.kind === 'rejected') return new SidecarError('token_rejected', { route: routeName, detail: `token endpoint rejected the credentials (${failure.reason})` });
-    return new SidecarError('token_unavailable', { route: routeName, retryAfterSeconds, detail: `no valid token (${failure?.reason ?? 'fetch failed'})` });
+  #evicted(key: string, credential: Credential): void {
+    void credential.stop();
+    if (this.#keepers.get(key)?.evicted()) this.#keepers.delete(key);
+  }
+
+  #storeChanged(key: string): void {
+    const credential = this.#credentials.peek(key) ?? this.#retiring.get(key);
+    if (credential) {
+      void credential.storeChanged();
+      return;
+    }
+    const keeper = this.#keepers.get(key);
+    if (keeper) void this.#deps.store.get(key).then((stored) => keeper.absorb(stored), () => undefined);
+  }
+
+  /** The store reconnected (it may have restarted empty): write back every chain this process holds. */
+  #reseedAll(): void {
+    for (const keeper of this.#keepers.values()) if (keeper.chain) void keeper.read();
+  }
+
+  #secretsChanged(route: RouteConfig): void {
+    this.#deps.logger.info({ event: 'secret_changed', route: route.name }, 'a secret file of the route changed');
+    const key = this.#routes.get(route.name)?.key ?? '';
+    (this.#credentials.peek(key) ?? this.#retiring.get(key))?.secretsChanged();
+  }
+
+  #failureError(routeName: string, failure: Failure | undefined, rejected: boolean, stillFetching = false): SidecarError {
+    const retryAfterSeconds = failure && !stillFetching ? Math.max(1, (failure.nextAttemptAt - this.#deps.clock.now()) / 1000) : 1;
+    if (rejected) return new SidecarError('token_rejected', { route: routeName, detail: `token endpoint rejected the credentials (${failure?.reason ?? 'rejected'})` });
+    const why = stillFetching ? 'the token request (or another replica holding its lock) has not answered yet' : (failure?.reason ?? 'fetch failed');
+    return new SidecarError('token_unavailable', { route: routeName, retryAfterSeconds, detail: `no valid token (${why})` });
   }
 }

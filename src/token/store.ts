@@ -2,26 +2,54 @@
  * What a store keeps per credential: the refresh token (rotated on use by some providers) and
  * the current access token, so a restart or another replica does not fetch again.
  * `bootstrap` fingerprints the config's bootstrap refresh token this grant descends from:
- * a changed bootstrap in the config (a new `authorize`) wins over the stored chain.
+ * a changed bootstrap in the config (a new consent) wins over the stored chain.
+ * `generation` counts the grants of one chain: every write carries the generation after the one
+ * it continues, and a store refuses a grant that is not newer than what it holds.
  */
 export interface StoredGrant {
   readonly refreshToken?: string | undefined;
   readonly accessToken?: string | undefined;
+  /** When the access token was requested (its lifetime counts from then). */
+  readonly obtainedAt?: number | undefined;
   readonly expiresAt?: number | undefined;
   readonly bootstrap?: string | undefined;
+  readonly generation: number;
   readonly updatedAt: number;
 }
 
+/** `written`, or `stale`: the store already holds this generation or a newer one (`current`). */
+export type WriteResult = { readonly written: true } | { readonly written: false; readonly current: StoredGrant | undefined };
+
+/** A held per-grant lock. `lost` turns true if the store could not keep it (expired, not renewed). */
+export interface GrantLease {
+  readonly lost: boolean;
+  release(): Promise<void>;
+}
+
 export interface TokenStore {
+  /** The stored grant, undefined when none is stored. Rejects when the store cannot answer: never "nothing stored". */
   get(key: string): Promise<StoredGrant | undefined>;
-  /** Resolves only once the grant is durable: a rotated refresh token is stored before it is used. */
-  set(key: string, grant: StoredGrant): Promise<void>;
   /**
-   * Runs `fetch` as the only writer of this grant across every process sharing the store
-   * (a rotating refresh token must never be used twice). In-process stores need no lock.
+   * Compare-and-set: writes the grant only if nothing is stored or the stored generation is
+   * lower. Resolves once the grant is durable: a rotated refresh token is stored before use.
    */
-  exclusive?<T>(key: string, fetch: () => Promise<T>): Promise<T>;
+  set(key: string, grant: StoredGrant): Promise<WriteResult>;
+  /**
+   * Takes the grant's lock across every process sharing the store (a rotating refresh token
+   * must never be used twice), waiting at most `waitMs`; undefined if another holder kept it.
+   * In-process stores need no lock and leave this out.
+   */
+  lock?(key: string, waitMs: number): Promise<GrantLease | undefined>;
+  /** Tells the caller when another process wrote a grant (Redis pub/sub); returns an unsubscribe. */
+  onChange?(listener: (key: string) => void): () => void;
+  /** Tells the caller when the store came back after losing its connection (it may be empty). */
+  onReconnect?(listener: () => void): () => void;
   close(): Promise<void>;
+}
+
+/** Whether `grant` may replace `stored` (the compare-and-set rule every store applies). */
+export function supersedes(grant: StoredGrant, stored: StoredGrant | undefined): boolean {
+  return stored === undefined || (stored.generation ?? 0) < grant.generation;
 }
 
 export class MemoryStore implements TokenStore {
@@ -29,8 +57,11 @@ export class MemoryStore implements TokenStore {
   async get(key: string): Promise<StoredGrant | undefined> {
     return this.#grants.get(key);
   }
-  async set(key: string, grant: StoredGrant): Promise<void> {
+  async set(key: string, grant: StoredGrant): Promise<WriteResult> {
+    const current = this.#grants.get(key);
+    if (!supersedes(grant, current)) return { written: false, current };
     this.#grants.set(key, grant);
+    return { written: true };
   }
   async close(): Promise<void> {}
 }

@@ -91,7 +91,10 @@ export async function runScenario(scenario: Scenario, options: { rate: number; s
     const state = scenario.warmUp === 'rejected' ? 'rejected' : 'serving';
     await waitFor(
       async () => {
-        if (state === 'rejected') return (await readyz(sidecar)).status === 503 ? true : undefined;
+        if (state === 'rejected') {
+          const body = (await readyz(sidecar)).json as { routes?: Array<{ state: string }> } | undefined;
+          return body?.routes?.every((route) => route.state === 'rejected') ? true : undefined;
+        }
         for (const name of names) if ((await send(agent, `${sidecar.url}/${name}/whoami`)).outcome !== '200') return undefined;
         return true;
       },

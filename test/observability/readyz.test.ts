@@ -93,7 +93,7 @@ describe('/healthz and /readyz while serving', () => {
 });
 
 describe('/readyz when credentials are rejected', () => {
-  it('503 listing the route as rejected with failingSince and reason, no secret; healthz stays 200', async () => {
+  it('200 by default (every replica shares a rejected credential), listing the route as rejected with failingSince and reason, no secret', async () => {
     const wrongSecret = mark('obs-readyz-wrong-secret');
     const covver = await emulator('covver');
     const running = await sidecar({
@@ -102,31 +102,52 @@ describe('/readyz when credentials are rejected', () => {
         'wrong-secret': { ...routeFor(covver), credentials: { clientId: 'obs-readyz-unknown', clientSecret: wrongSecret } },
       },
     });
-    const notReady = await readyzUntil(running, (r) => r.answer.status === 503, 'readyz 503');
-    expect(notReady.status).toBe('not_ready');
-    expect((notReady.answer.json as { reason?: string }).reason).toMatch(/rejected.*wrong-secret/);
-    const rejected = notReady.state('wrong-secret');
+    const ready = await readyzUntil(running, (r) => r.state('wrong-secret')?.state === 'rejected' && r.state('covver')?.state === 'valid', 'wrong-secret rejected, covver valid');
+    expect(ready.answer.status).toBe(200);
+    expect(ready.status).toBe('ready');
+    expect((ready.answer.json as { reason?: string }).reason).toMatch(/rejected.*wrong-secret.*failOnRejected/);
+    const rejected = ready.state('wrong-secret');
     expect(rejected).toMatchObject({ provider: 'covver', state: 'rejected', reason: expect.stringMatching(/\S/) });
     expect(seconds(rejected?.failingSince)).toBeGreaterThan(Date.now() / 1000 - 30);
     expect(seconds(rejected?.failingSince)).toBeLessThanOrEqual(Date.now() / 1000);
     expect(rejected?.validUntil).toBeUndefined();
-    await readyzUntil(running, (r) => r.state('covver')?.state === 'valid', 'covver valid beside the rejected route');
+    expectNoSecrets(ready.answer, [wrongSecret]);
+    // The healthy route keeps serving.
+    expect((await call(`${running.url}/covver/whoami`)).status).toBe(200);
+  });
+
+  it('readiness.failOnRejected: true makes it 503 naming the rejected route; healthz stays 200', async () => {
+    const wrongSecret = mark('obs-readyz-strict-secret');
+    const covver = await emulator('covver');
+    const running = await sidecar({
+      readiness: { failOnRejected: true },
+      routes: {
+        covver: routeFor(covver),
+        'wrong-secret': { ...routeFor(covver), credentials: { clientId: 'obs-readyz-unknown', clientSecret: wrongSecret } },
+      },
+    });
+    const notReady = await readyzUntil(running, (r) => r.state('wrong-secret')?.state === 'rejected', 'readyz rejected');
+    expect(notReady.answer.status).toBe(503);
+    expect(notReady.status).toBe('not_ready');
+    expect((notReady.answer.json as { reason?: string }).reason).toMatch(/rejected.*wrong-secret/);
     expectNoSecrets(notReady.answer, [wrongSecret]);
     expect((await call(`${running.adminUrl}/healthz`)).status).toBe(200);
-    // The healthy route keeps serving: readiness is about the whole pod, not a reason to stop traffic to it.
     expect((await call(`${running.url}/covver/whoami`)).status).toBe(200);
   });
 });
 
 describe('/readyz while a token endpoint is slow or failing', () => {
-  it('refreshing, then valid, then failing (with validUntil) while the endpoint answers 500: readiness stays 200', async () => {
+  it('503 until the first token attempt ends, then valid, then failing (with validUntil) while the endpoint answers 500: readiness stays 200', async () => {
     const cobee = await emulator('cobee', { lifetimeSeconds: 20 });
     // The start-up fetch takes 1.5 s; after it, refresh-ahead at 90 % fires 1 to 2 s after the token was issued.
     cobee.injectTokenFault({ fault: { kind: 'delay', ms: 1_500 }, times: 1 });
     const running = await sidecar({ refresh: { ahead: 0.9, backoffInitial: '200ms', backoffMax: '500ms', rejectedRetry: '1h' }, routes: { cobee: routeFor(cobee) } });
 
     const refreshing = await readyzUntil(running, (r) => r.state('cobee')?.state === 'refreshing', 'cobee refreshing');
-    expect(refreshing.answer.status).toBe(200);
+    // SPEC §5: not ready before the first token attempt of every route has ended (the chart's
+    // startup probe holds the app's start until then).
+    expect(refreshing.answer.status).toBe(503);
+    expect((refreshing.answer.json as { reason?: string }).reason).toMatch(/first token attempt/);
     expect(refreshing.state('cobee')).toMatchObject({ state: 'refreshing', refreshing: true });
     expect(refreshing.state('cobee')?.validUntil).toBeUndefined();
 

@@ -18,6 +18,10 @@ export const SPEC_METRICS: readonly SpecMetric[] = [
   { name: 'token_sidecar_requests_total', type: 'counter', labels: ['route', 'method', 'code'] },
   { name: 'token_sidecar_request_duration_seconds', type: 'histogram', labels: ['route'] },
   { name: 'token_sidecar_upstream_retries_total', type: 'counter', labels: ['route', 'reason'] },
+  // Beyond SPEC §5's table, documented in the README: a grant the store has not accepted is
+  // "shown in /readyz and a metric" (the issue "Never lose a grant"), and store failures behind it.
+  { name: 'token_sidecar_grant_unsaved', type: 'gauge', labels: ['route'] },
+  { name: 'token_sidecar_store_errors_total', type: 'counter', labels: ['route', 'operation'] },
 ];
 
 /** Labels Prometheus adds on scrape, or Kubernetes service discovery relabels in. */

@@ -1,4 +1,5 @@
 import type { Clock } from '../../src/token/clock.js';
+import { MAX_TIMER_MS } from '../../src/token/timer.js';
 
 /** A clock whose time moves only when a test says so; timers fire in order as it advances. */
 export class FakeClock implements Clock {
@@ -15,6 +16,8 @@ export class FakeClock implements Clock {
   }
 
   setTimeout(callback: () => void, ms: number): unknown {
+    // Node clamps a longer delay to 1 ms: refuse it, so a test catches an overflowing schedule.
+    if (ms > MAX_TIMER_MS) throw new RangeError(`timer delay ${ms} ms exceeds ${MAX_TIMER_MS} ms: Node would fire it after 1 ms`);
     const id = this.#nextId++;
     this.#timers.set(id, { at: this.#now + Math.max(0, ms), callback });
     return id;

@@ -6,7 +6,7 @@ import type { StoredGrant } from '../../src/token/store.js';
 const urls = { tokenUrl: 'https://t/token', refreshUrl: 'https://t/refresh' };
 const client = { clientId: 'id', clientSecret: 'secret' };
 const grants = (plan: ReturnType<typeof planGrants>) => plan.attempts.map((attempt) => attempt.grant);
-const stored = (refreshToken: string, bootstrap?: string): StoredGrant => ({ refreshToken, bootstrap, updatedAt: 0 });
+const stored = (refreshToken: string, bootstrap?: string): StoredGrant => ({ refreshToken, bootstrap, generation: 1, updatedAt: 0 });
 
 describe('planGrants', () => {
   it('client-credentials providers start with their initial grant', () => {

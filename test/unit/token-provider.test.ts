@@ -44,7 +44,7 @@ async function setup(kind: EmulatedProvider, options: { lifetimeSeconds?: number
     clock,
     metrics,
     logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } },
-    settings: { ...config.refresh, maxEntries: config.cache.maxEntries },
+    settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: 2_000, lockWait: 5_000 },
     random: () => 1,
     watch: () => () => undefined,
   });
@@ -55,6 +55,11 @@ async function setup(kind: EmulatedProvider, options: { lifetimeSeconds?: number
 /** Waits (in real time, polling) until no token request is in flight. */
 async function settled(provider: TokenProvider): Promise<void> {
   await expect.poll(() => provider.states().some((state) => state.refreshing), { timeout: 5_000, interval: 5 }).toBe(false);
+}
+
+/** The provider answers synchronously on a hit; tests always see a promise. */
+async function authorizationOf(provider: TokenProvider, route: string) {
+  return provider.authorization(route);
 }
 
 async function errorOf(promise: Promise<unknown>): Promise<SidecarError> {
@@ -69,22 +74,22 @@ async function errorOf(promise: Promise<unknown>): Promise<SidecarError> {
 describe('TokenProvider', () => {
   it('refreshes ahead of expiry in the background: requests keep hitting a valid token', async () => {
     const { provider, emulator, clock } = await setup('cobee', { lifetimeSeconds: 100 });
-    const first = await provider.authorization('cobee');
+    const first = await authorizationOf(provider, 'cobee');
     expect(emulator.stats.tokenRequests).toBe(1);
     // random() = 1: refresh when 0.2 * 1.25 = 25% of the lifetime is left.
     clock.advance(74_000);
     expect(emulator.stats.tokenRequests).toBe(1);
-    expect((await provider.authorization('cobee')).header).toBe(first.header);
+    expect((await authorizationOf(provider, 'cobee')).header).toBe(first.header);
     clock.advance(1_000);
     await settled(provider);
     expect(emulator.stats.tokenRequests).toBe(2);
-    const second = await provider.authorization('cobee');
+    const second = await authorizationOf(provider, 'cobee');
     expect(second.header).not.toBe(first.header);
   });
 
   it('serves the current token while refresh fails, and never an expired one', async () => {
     const { provider, emulator, clock } = await setup('cobee', { lifetimeSeconds: 100 });
-    const first = await provider.authorization('cobee');
+    const first = await authorizationOf(provider, 'cobee');
     emulator.injectTokenFault({ fault: { kind: 'status', status: 500 } });
     clock.advance(80_000);
     await settled(provider);
@@ -92,11 +97,11 @@ describe('TokenProvider', () => {
     // Still valid: still injected.
     clock.advance(14_000);
     await settled(provider);
-    expect((await provider.authorization('cobee')).header).toBe(first.header);
+    expect((await authorizationOf(provider, 'cobee')).header).toBe(first.header);
     // 5% of the lifetime (at most 1 s) before expiry, it is no longer injected.
     clock.advance(5_100);
     await settled(provider);
-    const error = await errorOf(provider.authorization('cobee'));
+    const error = await errorOf(authorizationOf(provider, 'cobee'));
     expect(error).toBeInstanceOf(SidecarError);
     expect(error.code).toBe('token_unavailable');
     expect(error.retryAfterSeconds).toBeGreaterThanOrEqual(1);
@@ -105,10 +110,10 @@ describe('TokenProvider', () => {
   it('backs off exponentially on transient failures instead of fetching per request', async () => {
     const { provider, emulator, clock } = await setup('cobee');
     emulator.injectTokenFault({ fault: { kind: 'status', status: 503 } });
-    expect((await errorOf(provider.authorization('cobee'))).code).toBe('token_unavailable');
+    expect((await errorOf(authorizationOf(provider, 'cobee'))).code).toBe('token_unavailable');
     expect(emulator.stats.tokenRequests).toBe(1);
     // Requests during the backoff window fail at once without a token request.
-    for (let index = 0; index < 20; index += 1) expect((await errorOf(provider.authorization('cobee'))).code).toBe('token_unavailable');
+    for (let index = 0; index < 20; index += 1) expect((await errorOf(authorizationOf(provider, 'cobee'))).code).toBe('token_unavailable');
     expect(emulator.stats.tokenRequests).toBe(1);
     // random() = 1: retries 1, 2, 4, 8, 16, 32 (the cap), 32 s apart: at t = 1, 3, 7, 15, 31, 63, 95 s.
     const seen: number[] = [];
@@ -123,13 +128,13 @@ describe('TokenProvider', () => {
     emulator.injectTokenFault(undefined);
     clock.advance(32_000);
     await settled(provider);
-    expect((await provider.authorization('cobee')).header).toMatch(/^Bearer /);
+    expect((await authorizationOf(provider, 'cobee')).header).toMatch(/^Bearer /);
   });
 
   it("honours a 429's Retry-After", async () => {
     const { provider, emulator, clock } = await setup('cobee');
     emulator.injectTokenFault({ fault: { kind: 'status', status: 429, headers: { 'retry-after': '30' } }, times: 1 });
-    const error = await errorOf(provider.authorization('cobee'));
+    const error = await errorOf(authorizationOf(provider, 'cobee'));
     expect(error.code).toBe('token_unavailable');
     expect(error.retryAfterSeconds).toBeCloseTo(30, 0);
     clock.advance(29_000);
@@ -138,24 +143,24 @@ describe('TokenProvider', () => {
     clock.advance(1_000);
     await settled(provider);
     expect(emulator.stats.tokenRequests).toBe(2);
-    expect((await provider.authorization('cobee')).header).toMatch(/^Bearer /);
+    expect((await authorizationOf(provider, 'cobee')).header).toMatch(/^Bearer /);
   });
 
   it('caps a Retry-After at refresh.rejectedRetry: a transient failure never waits longer than a terminal one', async () => {
     const { provider, emulator, clock } = await setup('cobee', { refresh: { rejectedRetry: '2m' } });
     emulator.injectTokenFault({ fault: { kind: 'status', status: 429, headers: { 'retry-after': '86400' } }, times: 1 });
-    expect((await errorOf(provider.authorization('cobee'))).retryAfterSeconds).toBeCloseTo(120, 0);
+    expect((await errorOf(authorizationOf(provider, 'cobee'))).retryAfterSeconds).toBeCloseTo(120, 0);
     clock.advance(120_000);
     await settled(provider);
     expect(emulator.stats.tokenRequests).toBe(2);
-    expect((await provider.authorization('cobee')).header).toMatch(/^Bearer /);
+    expect((await authorizationOf(provider, 'cobee')).header).toMatch(/^Bearer /);
   });
 
   it('treats rejected credentials as terminal: no hammering, slow retries', async () => {
     const { provider, emulator, clock, metrics } = await setup('covver');
     emulator.injectTokenFault({ fault: { kind: 'status', status: 401, body: '{"message":"Invalid client credentials","errorCode":"INVALID_CLIENT_CREDENTIALS","error":"Unauthorized","statusCode":401}' } });
-    expect((await errorOf(provider.authorization('covver'))).code).toBe('token_rejected');
-    for (let index = 0; index < 10; index += 1) expect((await errorOf(provider.authorization('covver'))).code).toBe('token_rejected');
+    expect((await errorOf(authorizationOf(provider, 'covver'))).code).toBe('token_rejected');
+    for (let index = 0; index < 10; index += 1) expect((await errorOf(authorizationOf(provider, 'covver'))).code).toBe('token_rejected');
     expect(emulator.stats.tokenRequests).toBe(1);
     expect(provider.states()[0]).toMatchObject({ route: 'covver', state: 'rejected', reason: 'INVALID_CLIENT_CREDENTIALS' });
     clock.advance(299_000);
@@ -165,13 +170,13 @@ describe('TokenProvider', () => {
     clock.advance(1_000);
     await settled(provider);
     expect(emulator.stats.tokenRequests).toBe(2);
-    expect((await provider.authorization('covver')).header).toMatch(/^Bearer /);
+    expect((await authorizationOf(provider, 'covver')).header).toMatch(/^Bearer /);
     expect(metricValue(await metrics.registry.metrics(), 'token_sidecar_token_refresh_total', { route: 'covver', result: 'rejected' })).toBe(1);
   });
 
   it('Covver falls back to client credentials when the refresh grant is rejected', async () => {
     const { provider, emulator, clock } = await setup('covver', { lifetimeSeconds: 100 });
-    await provider.authorization('covver');
+    await authorizationOf(provider, 'covver');
     // The next refresh uses the refresh token; make that one fail with Covver's 401 shape.
     emulator.injectTokenFault({ fault: { kind: 'status', status: 401, body: '{"message":"bad","errorCode":"INVALID_REFRESH_TOKEN","error":"Unauthorized","statusCode":401}' }, times: 1 });
     clock.advance(75_000);
@@ -187,13 +192,13 @@ describe('TokenProvider', () => {
       get: (key) => memory.get(key),
       set: async (key, grant) => {
         writes.push(grant);
-        await memory.set(key, grant);
+        return memory.set(key, grant);
       },
       close: () => memory.close(),
     };
     const { provider, emulator, clock } = await setup('light', { lifetimeSeconds: 100, store });
     for (let round = 0; round < 5; round += 1) {
-      const { header } = await provider.authorization('light');
+      const { header } = await authorizationOf(provider, 'light');
       // The token handed out is the one whose grant (with its rotated refresh token) is already stored.
       expect(`Bearer ${writes.at(-1)?.accessToken}`).toBe(header);
       expect(writes.at(-1)?.refreshToken).toBeDefined();
@@ -209,7 +214,7 @@ describe('TokenProvider', () => {
   it('keeps a rotated refresh token in memory when the store cannot write it, and never reuses the old one', async () => {
     const failing: TokenStore = { get: async () => undefined, set: async () => Promise.reject(new Error('disk full')), close: async () => undefined };
     const { provider, clock } = await setup('light', { lifetimeSeconds: 100, store: failing });
-    await provider.authorization('light');
+    await authorizationOf(provider, 'light');
     for (let round = 0; round < 3; round += 1) {
       clock.advance(80_000);
       await settled(provider);
@@ -220,16 +225,16 @@ describe('TokenProvider', () => {
 
   it('an upstream 401 invalidates only the current token: a burst of 401s costs one refresh', async () => {
     const { provider, emulator } = await setup('cobee');
-    const used = await provider.authorization('cobee');
+    const used = await authorizationOf(provider, 'cobee');
     // The first 401 drops the token; the other 49 carried the same, already dropped token.
     for (let index = 0; index < 50; index += 1) expect(provider.unauthorized('cobee', used.tokenId)).toBe(true);
-    const fresh = await Promise.all(Array.from({ length: 50 }, () => provider.authorization('cobee')));
+    const fresh = await Promise.all(Array.from({ length: 50 }, () => authorizationOf(provider, 'cobee')));
     expect(new Set(fresh.map((authorization) => authorization.header)).size).toBe(1);
     expect(fresh[0]?.header).not.toBe(used.header);
     expect(emulator.stats.tokenRequests).toBe(2);
   });
 
-  const forgetful: TokenStore = { get: async () => undefined, set: async () => undefined, close: async () => undefined };
+  const forgetful: TokenStore = { get: async () => undefined, set: async () => ({ written: true }), close: async () => undefined };
   it.each([
     ['a store that forgets', 1, 4, forgetful],
     ['a store that forgets', 2, 2, forgetful],
@@ -242,7 +247,7 @@ describe('TokenProvider', () => {
       // Same server, another host name: a different credential (the token URL is part of its key).
       extraRoutes: (server) => ({ other: { provider: 'cobee', upstream: server.apiUrl, tokenUrl: server.tokenUrl.replace('127.0.0.1', 'localhost'), credentials: DEMO_CLIENTS.cobee } }),
     });
-    for (const route of ['other', 'cobee', 'other', 'cobee']) expect((await provider.authorization(route)).header).toMatch(/^Bearer /);
+    for (const route of ['other', 'cobee', 'other', 'cobee']) expect((await authorizationOf(provider, route)).header).toMatch(/^Bearer /);
     expect(emulator.stats.tokenRequests).toBe(expected);
   });
 });

@@ -1,53 +1,109 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { StoredGrant, TokenStore } from '../store.js';
+import { supersedes, type StoredGrant, type TokenStore, type WriteResult } from '../store.js';
+import { CorruptGrantError, toGrant } from './grant-json.js';
+import { FileLock } from './file-lock.js';
+
+type Grants = Record<string, unknown>;
 
 /**
- * One JSON file, replaced atomically (write a temp file, fsync, rename) so a crash never leaves
- * half a file and a rotated refresh token survives restarts. Mode 0600: it holds secrets.
+ * One JSON file of grants, shared by the sidecar and `token-sidecar authorize` (or several
+ * processes on one volume). Reads follow the file when another process replaced it (inode,
+ * mtime, size); writes take a lock file, re-read, compare-and-set, and replace the file
+ * atomically: a random temp name created exclusively with mode 0600 (never through a planted
+ * file or symlink), fsync, rename, fsync of the directory so the rename survives a crash.
  */
 export class FileStore implements TokenStore {
   readonly #path: string;
-  #grants: Record<string, StoredGrant> | undefined;
-  #writes: Promise<void> = Promise.resolve();
+  readonly #lock: FileLock;
+  #cache: { stamp: string; grants: Grants } | undefined;
+  #writes: Promise<unknown> = Promise.resolve();
 
-  constructor(path: string) {
+  constructor(path: string, options: { lockWaitMs?: number; staleLockMs?: number } = {}) {
     this.#path = path;
+    this.#lock = new FileLock(`${path}.lock`, { waitMs: options.lockWaitMs ?? 5_000, staleMs: options.staleLockMs ?? 30_000 });
   }
 
-  async #load(): Promise<Record<string, StoredGrant>> {
-    if (this.#grants) return this.#grants;
+  async #read(): Promise<Grants> {
+    let stamp: string;
     try {
-      this.#grants = JSON.parse(await readFile(this.#path, 'utf8')) as Record<string, StoredGrant>;
+      const info = await stat(this.#path);
+      stamp = `${info.ino}:${info.mtimeMs}:${info.size}`;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`store.path ${this.#path} is unreadable or not JSON: ${(error as Error).message}`, { cause: error });
-      this.#grants = {};
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw error;
     }
-    return this.#grants;
+    if (this.#cache?.stamp === stamp) return this.#cache.grants;
+    const text = await readFile(this.#path, 'utf8');
+    let grants: unknown;
+    try {
+      grants = JSON.parse(text);
+    } catch {
+      throw new CorruptGrantError(`store.path ${this.#path}`);
+    }
+    if (typeof grants !== 'object' || grants === null || Array.isArray(grants)) throw new CorruptGrantError(`store.path ${this.#path}`);
+    this.#cache = { stamp, grants: grants as Grants };
+    return this.#cache.grants;
   }
 
   async get(key: string): Promise<StoredGrant | undefined> {
-    return (await this.#load())[key];
+    const value = (await this.#read())[key];
+    return value === undefined ? undefined : toGrant(value, `store.path ${this.#path} (one grant)`);
   }
 
-  set(key: string, grant: StoredGrant): Promise<void> {
-    // Writes are serialised so two rotations never race on the temp file.
+  set(key: string, grant: StoredGrant): Promise<WriteResult> {
+    // In-process writes queue up; across processes the lock file serialises them.
     const write = this.#writes.then(async () => {
-      const grants = await this.#load();
-      grants[key] = grant;
-      await mkdir(dirname(this.#path), { recursive: true });
-      const temp = `${this.#path}.${process.pid}.tmp`;
-      const handle = await open(temp, 'w', 0o600);
-      try {
-        await handle.writeFile(JSON.stringify(grants));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.#path);
+      // Created 0700: the directory holds refresh tokens (and the lock file beside them).
+      await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
+      return this.#lock.hold(() => this.#compareAndSet(key, grant));
     });
     this.#writes = write.catch(() => undefined);
     return write;
+  }
+
+  async #compareAndSet(key: string, grant: StoredGrant): Promise<WriteResult> {
+    let grants: Grants;
+    try {
+      grants = await this.#read();
+    } catch (error) {
+      // A corrupt file is replaced by what the writer holds; an unreadable one is an error.
+      if (!(error instanceof CorruptGrantError)) throw error;
+      grants = {};
+    }
+    let current: StoredGrant | undefined;
+    try {
+      current = grants[key] === undefined ? undefined : toGrant(grants[key], 'stored grant');
+    } catch {
+      current = undefined;
+    }
+    if (!supersedes(grant, current)) return { written: false, current };
+    await this.#replace({ ...grants, [key]: grant });
+    return { written: true };
+  }
+
+  async #replace(grants: Grants): Promise<void> {
+    const directory = dirname(this.#path);
+    const temp = `${this.#path}.${randomBytes(8).toString('hex')}.tmp`;
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(grants));
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+    await handle.close();
+    await rename(temp, this.#path);
+    const dir = await open(directory, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    this.#cache = undefined;
   }
 
   async close(): Promise<void> {
