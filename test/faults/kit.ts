@@ -43,6 +43,19 @@ export async function readyz(sidecar: RunningSidecar): Promise<Answer> {
   return call(`${sidecar.adminUrl}/readyz`);
 }
 
+/** Polls /readyz until every route (or the named ones) stands in `state`; returns that answer. */
+export async function waitForRouteState(sidecar: RunningSidecar, state: string, routes?: readonly string[]): Promise<Answer> {
+  return waitFor(
+    async () => {
+      const answer = await readyz(sidecar);
+      const states = (answer.json?.routes ?? []) as Array<{ route: string; state: string }>;
+      const wanted = states.filter((entry) => routes === undefined || routes.includes(entry.route));
+      return wanted.length > 0 && wanted.every((entry) => entry.state === state) ? answer : undefined;
+    },
+    { what: `routes ${routes?.join(', ') ?? '(all)'} ${state}` },
+  );
+}
+
 /** Polls until a GET on the route answers `status` (default 200); returns that answer. */
 export async function waitForStatus(url: string, status = 200, what?: string, timeoutMs = 10_000): Promise<Answer> {
   return waitFor(

@@ -2,7 +2,7 @@
 // returns a row of the fault report: what was sent, how it was answered, what it cost.
 import { Agent, request } from 'undici';
 import { provision, type Provisioned } from './fleet.js';
-import { Cleanup, fastConfig, paced, readyz, startSidecar, waitFor, type RunningSidecar } from './kit.js';
+import { Cleanup, fastConfig, paced, startSidecar, waitFor, waitForRouteState, type RunningSidecar } from './kit.js';
 import type { EmulatedProvider, EmulatorOptions } from '../../src/emulators/index.js';
 
 /** An answer with a status and a whole body, `<status> cut` (body cut short), or `lost` (no answer). */
@@ -91,10 +91,7 @@ export async function runScenario(scenario: Scenario, options: { rate: number; s
     const state = scenario.warmUp === 'rejected' ? 'rejected' : 'serving';
     await waitFor(
       async () => {
-        if (state === 'rejected') {
-          const body = (await readyz(sidecar)).json as { routes?: Array<{ state: string }> } | undefined;
-          return body?.routes?.every((route) => route.state === 'rejected') ? true : undefined;
-        }
+        if (state === 'rejected') return (await waitForRouteState(sidecar, 'rejected')) ? true : undefined;
         for (const name of names) if ((await send(agent, `${sidecar.url}/${name}/whoami`)).outcome !== '200') return undefined;
         return true;
       },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_CLIENTS, startEmulator } from '../../src/emulators/index.js';
 import { secretVolume } from '../support/secret-volume.js';
-import { call, Cleanup, fastConfig, readyz, routeFor, sidecarError, startSidecar, waitFor, waitForStatus } from './kit.js';
+import { call, Cleanup, fastConfig, readyz, routeFor, sidecarError, startSidecar, waitForRouteState, waitForStatus } from './kit.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -20,7 +20,7 @@ describe('secret rotation', () => {
       await startSidecar(fastConfig({ api: routeFor(api, { credentials: { clientSecret: `\${file:${volume.path('clientSecret')}}` } }) }, { refresh: { rejectedRetry: '1h' } })),
       (started) => started.stop(),
     );
-    await waitFor(async () => ((await readyz(running)).status === 503 ? true : undefined), { what: 'the route to stand rejected' });
+    await waitForRouteState(running, 'rejected');
     const rejected = await call(`${running.url}/api/whoami`);
     expect(rejected.status).toBe(502);
     expect(sidecarError(rejected)).toBe('token_rejected');

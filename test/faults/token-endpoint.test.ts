@@ -4,7 +4,7 @@
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type TokenFault } from '../../src/emulators/index.js';
-import { call, Cleanup, closedPortUrl, fastConfig, metric, paced, readyz, routeFor, sidecarError, startSidecar, waitFor, waitForStatus, type Answer, type RunningSidecar } from './kit.js';
+import { call, Cleanup, closedPortUrl, fastConfig, metric, paced, readyz, routeFor, sidecarError, startSidecar, waitFor, waitForRouteState, waitForStatus, type Answer, type RunningSidecar } from './kit.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -182,12 +182,7 @@ describe('token endpoint faults', () => {
         petje: routeFor(petje, { credentials: { clientSecret: 'wrong-secret' } }),
       }),
     );
-    await waitFor(async () => ((await readyz(running)).status === 503 ? true : undefined), { what: 'readyz 503' });
-    const ready = await waitFor(async () => {
-      const answer = await readyz(running);
-      const rejected = (answer.json?.routes as Array<{ state: string }>).filter((state) => state.state === 'rejected');
-      return rejected.length === 3 ? answer : undefined;
-    });
+    const ready = await waitForRouteState(running, 'rejected');
     expect(ready.json?.reason).toMatch(/cobee/);
     const counts = [cobee, covver, petje].map((started) => started.stats.tokenRequests);
     const answers = await paced(30, 1_000, (index) => call(`${running.url}/${['cobee', 'covver', 'petje'][index % 3] as string}/whoami`));
