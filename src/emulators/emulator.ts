@@ -25,6 +25,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
     now: resolved.now,
     lifetimeSeconds: resolved.lifetimeSeconds,
     refreshPolicy: dialect.refreshPolicy,
+    onReplay: () => (stats.refreshReplays += 1),
     ...(dialect.refreshLifetimeSeconds === undefined ? {} : { refreshLifetimeSeconds: dialect.refreshLifetimeSeconds }),
   });
   const tokenContext: TokenEndpointContext = {

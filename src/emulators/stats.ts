@@ -1,7 +1,7 @@
 import type { EmulatorStats } from './types.js';
 
 export function createStats(): EmulatorStats {
-  return { tokenRequests: 0, byGrant: {}, issuedTokens: 0, apiRequests: 0, apiUnauthorized: 0, apiAuthorized: 0 };
+  return { tokenRequests: 0, byGrant: {}, issuedTokens: 0, apiRequests: 0, apiUnauthorized: 0, apiAuthorized: 0, refreshReplays: 0 };
 }
 
 /** Zeroes in place, so a reference taken before the reset stays live. */
@@ -12,6 +12,7 @@ export function resetStats(stats: EmulatorStats): void {
   stats.apiRequests = 0;
   stats.apiUnauthorized = 0;
   stats.apiAuthorized = 0;
+  stats.refreshReplays = 0;
 }
 
 export function countGrant(stats: EmulatorStats, grant: string): void {

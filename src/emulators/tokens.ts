@@ -37,6 +37,8 @@ export interface TokenStoreOptions {
   lifetimeSeconds: number;
   refreshPolicy: RefreshPolicy;
   refreshLifetimeSeconds?: number;
+  /** Called when a spent refresh token is presented again. */
+  onReplay?: () => void;
 }
 
 /** Every token, code and family one emulator has issued, judged against the injected clock. */
@@ -106,6 +108,7 @@ export class TokenStore {
     if (record.expiresAt !== undefined && this.options.now() >= record.expiresAt) return undefined;
     const policy = this.options.refreshPolicy;
     if (record.used) {
+      this.options.onReplay?.();
       if (policy === 'rotate-revoke-family') this.revokedFamilies.add(record.family);
       return undefined;
     }

@@ -62,6 +62,8 @@ export interface EmulatorStats {
   apiUnauthorized: number;
   /** API requests that presented a live credential. */
   apiAuthorized: number;
+  /** Refresh tokens presented again after they were spent (a rotating provider revokes the family on each). */
+  refreshReplays: number;
 }
 
 export interface Emulator {

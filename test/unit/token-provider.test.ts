@@ -1,13 +1,8 @@
-import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateConfig, type SidecarConfig } from '../../src/config/load.js';
-import { DEMO_CLIENTS, startEmulator, type EmulatedProvider, type Emulator } from '../../src/emulators/index.js';
+import { DEMO_CLIENTS, type EmulatedProvider } from '../../src/emulators/index.js';
 import { SidecarError } from '../../src/errors.js';
-import { createMetrics } from '../../src/metrics/metrics.js';
-import { TokenClient } from '../../src/token/client.js';
-import { TokenProvider } from '../../src/token/provider.js';
 import { MemoryStore, type StoredGrant, type TokenStore } from '../../src/token/store.js';
-import { FakeClock } from '../support/fake-clock.js';
+import { authorizationOf, errorOf, settled, setupProvider, type ProviderOptions } from '../support/provider-kit.js';
 import { metricValue } from '../support/sidecar.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -15,61 +10,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-interface Setup {
-  provider: TokenProvider;
-  emulator: Emulator;
-  clock: FakeClock;
-  metrics: ReturnType<typeof createMetrics>;
-  config: SidecarConfig;
-}
-
-async function setup(kind: EmulatedProvider, options: { lifetimeSeconds?: number; store?: TokenStore; refresh?: Record<string, unknown>; extraRoutes?: (emulator: Emulator) => Record<string, unknown>; maxEntries?: number } = {}): Promise<Setup> {
-  const clock = new FakeClock();
-  const emulator = await startEmulator(kind, { lifetimeSeconds: options.lifetimeSeconds ?? 100, now: () => clock.now() });
-  cleanups.push(() => emulator.close());
-  const credentials = kind === 'light' || kind === 'petje' ? { ...DEMO_CLIENTS[kind], refreshToken: emulator.issueRefreshToken() } : DEMO_CLIENTS[kind];
-  const config = validateConfig({
-    refresh: { eager: false, backoffInitial: '1s', backoffMax: '32s', rejectedRetry: '5m', ...options.refresh },
-    cache: { maxEntries: options.maxEntries ?? 1000 },
-    routes: { [kind]: { provider: kind, upstream: emulator.apiUrl, tokenUrl: emulator.tokenUrl, credentials }, ...options.extraRoutes?.(emulator) },
-  });
-  const metrics = createMetrics(undefined, { defaultMetrics: false });
-  const agent = new Agent();
-  cleanups.push(() => agent.close());
-  const provider = new TokenProvider({
-    routes: config.routes,
-    client: new TokenClient({ timeoutMs: 2_000, now: () => clock.now() }),
-    dispatcherFor: () => agent,
-    store: options.store ?? new MemoryStore(),
-    clock,
-    metrics,
-    logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } },
-    settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: 2_000, lockWait: 5_000 },
-    random: () => 1,
-    watch: () => () => undefined,
-  });
-  cleanups.push(() => provider.stop());
-  return { provider, emulator, clock, metrics, config };
-}
-
-/** Waits (in real time, polling) until no token request is in flight. */
-async function settled(provider: TokenProvider): Promise<void> {
-  await expect.poll(() => provider.states().some((state) => state.refreshing), { timeout: 5_000, interval: 5 }).toBe(false);
-}
-
-/** The provider answers synchronously on a hit; tests always see a promise. */
-async function authorizationOf(provider: TokenProvider, route: string) {
-  return provider.authorization(route);
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<SidecarError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as SidecarError;
-  }
-  throw new Error('expected a failure');
-}
+const setup = (kind: EmulatedProvider, options: ProviderOptions = {}) => setupProvider(kind, cleanups, options);
 
 describe('TokenProvider', () => {
   it('refreshes ahead of expiry in the background: requests keep hitting a valid token', async () => {
