@@ -111,6 +111,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
       if (dialect.refreshPolicy === 'none') throw new TypeError(`${provider} issues no refresh tokens`);
       return store.newRefreshToken({ clientId: clientId(id) });
     },
+    refreshTokenSpent: (token) => store.refreshTokenSpent(token),
     injectTokenFault: (plan) => tokenContext.faults.set(plan),
     injectApiFault: (plan) => apiContext.faults.set(plan),
     expireAllAccessTokens: () => store.expireAllAccessTokens(),

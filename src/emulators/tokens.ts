@@ -117,6 +117,11 @@ export class TokenStore {
     return { family, clientId: owner, ...(companyId === undefined ? {} : { companyId }) };
   }
 
+  /** Whether a refresh token was redeemed (under a rotating policy: spent). */
+  refreshTokenSpent(token: string): boolean {
+    return this.refresh.get(token)?.used === true;
+  }
+
   /** The owner of a live access token: known, not expired, not revoked. */
   authenticate(accessToken: string): TokenOwner | undefined {
     const record = this.access.get(accessToken);

@@ -83,6 +83,8 @@ export interface Emulator {
   issueAuthorizationCode(clientId?: string): string;
   /** Covver, Petje, Light: a valid refresh token to bootstrap with (starts a new Light token family). */
   issueRefreshToken(clientId?: string): string;
+  /** Whether this refresh token has been spent (a grant redeemed it). */
+  refreshTokenSpent(refreshToken: string): boolean;
   /** Applies to the token and refresh paths; undefined clears. */
   injectTokenFault(plan: FaultPlan<TokenFault> | undefined): void;
   /** Applies to the protected API (WebSocket upgrades included); undefined clears. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GrantLease, StoredGrant, TokenStore, WriteResult } from '../store.js';
 import { CorruptGrantError, parseGrant } from './grant-json.js';
@@ -106,7 +107,8 @@ export class RedisStore implements TokenStore {
   readonly #redis: Client;
   readonly #options: RedisStoreOptions;
   readonly #channel: string;
-  readonly #id = randomUUID();
+  /** Names this process in lock values (`<hostname>/<pid>/<uuid>`), so an operator can tell who holds a lock. */
+  readonly #id = `${hostname()}/${process.pid}/${randomUUID()}`;
   #subscriber: Client | undefined;
   readonly #changeListeners = new Set<(key: string) => void>();
   readonly #wakers = new Map<string, Set<() => void>>();
