@@ -37,10 +37,10 @@ describe('native sidecar (default)', () => {
     expect(sidecar.args).toEqual(['--config', '/etc/token-sidecar/config.yaml', '--log-level', 'info']);
   });
 
-  it('probes the admin port: startup and liveness on /healthz, readiness on /readyz', async () => {
+  it('probes the admin port: startup on /readyz (the app starts after the first token attempts), liveness on /healthz, readiness on /readyz', async () => {
     const { sidecar } = await deployment();
     expect(sidecar.ports).toEqual([{ name: 'token-admin', containerPort: 9464, protocol: 'TCP' }]);
-    expect(sidecar.startupProbe?.httpGet?.path).toBe('/healthz');
+    expect(sidecar.startupProbe?.httpGet?.path).toBe('/readyz');
     expect(sidecar.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect(sidecar.readinessProbe?.httpGet?.path).toBe('/readyz');
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'] as const) {
@@ -49,7 +49,8 @@ describe('native sidecar (default)', () => {
     }
     // A native sidecar's startup probe gates the app: it must allow some seconds to start.
     const startup = sidecar.startupProbe as { periodSeconds: number; failureThreshold: number };
-    expect(startup.periodSeconds * startup.failureThreshold).toBeGreaterThanOrEqual(10);
+    // Long enough for the first token attempt on the defaults: 2 attempts x 10 s + the Redis lock wait (25 s).
+    expect(startup.periodSeconds * startup.failureThreshold).toBeGreaterThanOrEqual(45);
   });
 
   it('follows config.admin for the port, probes and scrape annotation', async () => {

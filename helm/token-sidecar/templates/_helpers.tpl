@@ -253,7 +253,7 @@ token-sidecar.containers, which put it in the right list for the mode.
       protocol: TCP
   {{- if $v.sidecar.startupProbe.enabled }}
   startupProbe:
-    {{- include "token-sidecar.probe" (dict "probe" $v.sidecar.startupProbe "path" "/healthz" "port" $adminPortName) | nindent 4 }}
+    {{- include "token-sidecar.probe" (dict "probe" $v.sidecar.startupProbe "path" "/readyz" "port" $adminPortName) | nindent 4 }}
   {{- end }}
   {{- if $v.sidecar.livenessProbe.enabled }}
   livenessProbe:
