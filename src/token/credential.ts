@@ -145,14 +145,18 @@ export class Credential {
   }
 
   /** Another replica wrote this grant: adopt its access token if newer (saves a token call). */
-  async storeChanged(): Promise<void> {
-    if (this.#inflight || this.#stopped) return;
+  adoptWritten(grant: StoredGrant | undefined): void {
+    if (grant && !this.#inflight && !this.#stopped) this.#adopt(grant);
+  }
+
+  /** Reads what another replica wrote (after waiting for its lock in vain). */
+  async #readWritten(): Promise<void> {
     try {
       const stored = await this.#deps.store.get(this.key);
       this.#deps.keeper.absorb(stored);
-      if (stored && !this.#inflight) this.#adopt(stored);
+      if (stored) this.#adopt(stored);
     } catch {
-      // The next refresh reads the store again; a notification is only a hint.
+      // The next refresh reads the store again.
     }
   }
 
@@ -188,7 +192,7 @@ export class Credential {
       }
       if (!lease) {
         // Another replica kept the lock all along: use what it wrote, if anything yet.
-        await this.storeChanged();
+        await this.#readWritten();
         if (!this.usable(this.#deps.clock.now())) this.#fail(transient('store_busy', 'another replica is refreshing this grant and has not finished; retrying'), trigger);
         return;
       }
@@ -211,6 +215,12 @@ export class Credential {
       return false;
     }
     const stored = read.grant;
+    if (read.reseeded && stored?.refreshToken !== undefined && this.#deps.store.lock) {
+      // The store came back empty and we wrote back our chain; another replica may hold a newer
+      // one (an unsaved rotation) and write it back too. Spend nothing until that had its chance.
+      this.#fail(transient('store_reseeded', 'the token store had lost the grant and got it back; the next refresh waits for every replica to write back what it holds'), trigger);
+      return false;
+    }
     // A newer valid access token in the store (a restart, or another replica that just
     // refreshed) saves a token call, unless it is the one an upstream just answered 401 to.
     if (stored && this.#adopt(stored)) return false;

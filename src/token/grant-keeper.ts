@@ -8,7 +8,7 @@ import { Timer } from './timer.js';
 
 /** What reading the store found: the grant to continue from, or a failure (nothing may be sent). */
 export type GrantRead =
-  | { readonly ok: true; readonly grant: StoredGrant | undefined; readonly unsaved: boolean }
+  | { readonly ok: true; readonly grant: StoredGrant | undefined; readonly unsaved: boolean; readonly reseeded?: true }
   | { readonly ok: false; readonly reason: 'store_read' | 'store_write'; readonly message: string };
 
 export interface GrantKeeperDeps {
@@ -98,9 +98,9 @@ export class GrantKeeper {
       const result = await this.#deps.store.set(this.#deps.key, chain);
       if (result.written) {
         this.#deps.logger.warn({ event: 'store_reseeded', route: this.#deps.route(), generation: chain.generation }, 'the token store had lost this grant; wrote back the newest one the sidecar holds');
-      } else if (result.current) {
-        this.#chain = result.current;
+        return { ok: true, grant: chain, unsaved: false, reseeded: true };
       }
+      if (result.current) this.#chain = result.current;
       return { ok: true, grant: this.#chain, unsaved: false };
     } catch (error) {
       this.#storeError('set', error);

@@ -10,7 +10,7 @@ import type { Clock } from './clock.js';
 import { Credential, type RefreshSettings } from './credential.js';
 import { GrantKeeper } from './grant-keeper.js';
 import type { Failure } from './lifecycle.js';
-import type { TokenStore } from './store.js';
+import type { StoredGrant, TokenStore } from './store.js';
 
 /** What the proxy injects; `tokenId` lets a 401 invalidate exactly the token it was answered to. */
 export interface Authorization {
@@ -139,7 +139,7 @@ export class TokenProvider {
       if (!options.eager) entry.attempted = true;
       else void this.#credential(entry).refresh('startup').then(() => (entry.attempted = true));
     }
-    if (store.onChange) this.#unwatch.push(store.onChange((key) => this.#storeChanged(key)));
+    if (store.onChange) this.#unwatch.push(store.onChange((key, grant) => this.#storeChanged(key, grant)));
     if (store.onReconnect) this.#unwatch.push(store.onReconnect(() => this.#reseedAll()));
   }
 
@@ -293,14 +293,10 @@ export class TokenProvider {
     if (this.#keepers.get(key)?.evicted()) this.#keepers.delete(key);
   }
 
-  #storeChanged(key: string): void {
-    const credential = this.#credentials.peek(key) ?? this.#retiring.get(key);
-    if (credential) {
-      void credential.storeChanged();
-      return;
-    }
-    const keeper = this.#keepers.get(key);
-    if (keeper) void this.#deps.store.get(key).then((stored) => keeper.absorb(stored), () => undefined);
+  /** Another replica wrote a grant: its chain is known at once (even mid-refresh), its token adopted. */
+  #storeChanged(key: string, grant: StoredGrant | undefined): void {
+    this.#keepers.get(key)?.absorb(grant);
+    (this.#credentials.peek(key) ?? this.#retiring.get(key))?.adoptWritten(grant);
   }
 
   /** The store reconnected (it may have restarted empty): write back every chain this process holds. */

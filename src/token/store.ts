@@ -40,8 +40,11 @@ export interface TokenStore {
    * In-process stores need no lock and leave this out.
    */
   lock?(key: string, waitMs: number): Promise<GrantLease | undefined>;
-  /** Tells the caller when another process wrote a grant (Redis pub/sub); returns an unsubscribe. */
-  onChange?(listener: (key: string) => void): () => void;
+  /**
+   * Tells the caller when another process wrote a grant (Redis pub/sub), with the grant itself,
+   * so every replica knows the newest chain even if the store loses it a moment later.
+   */
+  onChange?(listener: (key: string, grant: StoredGrant | undefined) => void): () => void;
   /** Tells the caller when the store came back after losing its connection (it may be empty). */
   onReconnect?(listener: () => void): () => void;
   close(): Promise<void>;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GrantLease, StoredGrant, TokenStore, WriteResult } from '../store.js';
-import { CorruptGrantError, parseGrant } from './grant-json.js';
+import { CorruptGrantError, parseGrant, toGrant } from './grant-json.js';
 
 /**
  * Compare-and-set of a grant: writes ARGV[1] unless the stored grant's generation is already
@@ -110,7 +110,7 @@ export class RedisStore implements TokenStore {
   /** Names this process in lock values (`<hostname>/<pid>/<uuid>`), so an operator can tell who holds a lock. */
   readonly #id = `${hostname()}/${process.pid}/${randomUUID()}`;
   #subscriber: Client | undefined;
-  readonly #changeListeners = new Set<(key: string) => void>();
+  readonly #changeListeners = new Set<(key: string, grant: StoredGrant | undefined) => void>();
   readonly #wakers = new Map<string, Set<() => void>>();
   readonly #reconnectListeners = new Set<() => void>();
   #connectedOnce = false;
@@ -137,7 +137,8 @@ export class RedisStore implements TokenStore {
   }
 
   async set(key: string, grant: StoredGrant): Promise<WriteResult> {
-    const message = JSON.stringify({ key, kind: 'written', from: this.#id });
+    // The grant rides along: a replica that learns of it keeps the chain even if Redis restarts empty.
+    const message = JSON.stringify({ key, kind: 'written', from: this.#id, grant });
     const current = (await this.#redis.eval(CAS, 1, this.#key(key), JSON.stringify(grant), String(grant.generation), this.#channel, message)) as string | null;
     if (current === null) return { written: true };
     try {
@@ -175,7 +176,7 @@ export class RedisStore implements TokenStore {
     }
   }
 
-  onChange(listener: (key: string) => void): () => void {
+  onChange(listener: (key: string, grant: StoredGrant | undefined) => void): () => void {
     this.#changeListeners.add(listener);
     void this.#subscribe().catch(() => undefined);
     return () => this.#changeListeners.delete(listener);
@@ -217,7 +218,7 @@ export class RedisStore implements TokenStore {
     this.#subscriber = subscriber;
     subscriber.on('error', () => undefined);
     subscriber.on('message', (_channel: string, text: string) => {
-      let message: { key?: unknown; from?: unknown };
+      let message: { key?: unknown; from?: unknown; grant?: unknown };
       try {
         message = JSON.parse(text) as typeof message;
       } catch {
@@ -225,7 +226,14 @@ export class RedisStore implements TokenStore {
       }
       if (typeof message.key !== 'string') return;
       for (const wake of this.#wakers.get(message.key) ?? []) wake();
-      if (message.from !== this.#id) for (const listener of this.#changeListeners) listener(message.key);
+      if (message.from === this.#id) return;
+      let grant: StoredGrant | undefined;
+      try {
+        grant = message.grant === undefined ? undefined : toGrant(message.grant, 'a change message');
+      } catch {
+        grant = undefined;
+      }
+      for (const listener of this.#changeListeners) listener(message.key, grant);
     });
     await subscriber.subscribe(this.#channel);
   }
