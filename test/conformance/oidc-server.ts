@@ -102,12 +102,12 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
     void (async () => {
       const active = live.provider as Provider;
       if (req.url?.startsWith('/interaction/')) return scriptedConsent(active, req, res);
-      if (req.method === 'POST' && req.url?.startsWith('/token')) {
+      if (req.method === 'POST' && new URL(req.url ?? '/', 'http://127.0.0.1').pathname === '/token') {
         // Record what arrived, then hand the same bytes to the provider.
         const body = await readForm(req);
         const fields = formFields(body);
         const cert = peerCertificate(req.socket as TLSSocket);
-        hits.push({ url: req.url, grantType: fields.grant_type as string | undefined, fields, authorization: req.headers.authorization, certificate: cert?.fingerprint256 });
+        hits.push({ url: req.url ?? '', grantType: fields.grant_type as string | undefined, fields, authorization: req.headers.authorization, certificate: cert?.fingerprint256 });
         if (fields.grant_type === 'refresh_token') refreshTokensUsed.push(String(fields.refresh_token));
         // The provider parses this string itself (repeated fields such as resource become lists).
         (req as IncomingMessage & { body?: unknown }).body = body;
