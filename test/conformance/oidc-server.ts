@@ -84,7 +84,7 @@ async function scriptedConsent(provider: Provider, req: IncomingMessage, res: Se
   const accountId = 'user-1';
   const grant = new provider.Grant({ accountId, clientId: String(params.client_id) });
   const scope = String(params.scope ?? '');
-  grant.addOIDCScope(scope.split(' ').filter((item) => item === 'openid' || item === 'offline_access').join(' '));
+  grant.addOIDCScope(scope);
   const resources = params.resource === undefined ? [] : Array.isArray(params.resource) ? params.resource : [params.resource];
   for (const resource of resources) grant.addResourceScope(resource, scope);
   const grantId = await grant.save();
