@@ -1,4 +1,5 @@
-import { createPrivateKey, createSecretKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createSecretKey, randomUUID, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { field } from './guards.js';
 import type { CredentialValues } from './types.js';
@@ -16,6 +17,15 @@ export interface SigningKey {
   readonly key: KeyObject;
   readonly algorithm: string;
   readonly keyId: string | undefined;
+  /** Thumbprints of the certificate registered for the key (Entra ID identifies the key by them). */
+  readonly thumbprints: { readonly 'x5t': string; readonly 'x5t#S256': string } | undefined;
+}
+
+/** RFC 7515 §4.1.7/§4.1.8: base64url SHA-1 and SHA-256 of the certificate's DER. */
+function thumbprints(certFile: string | undefined): SigningKey['thumbprints'] {
+  if (certFile === undefined) return undefined;
+  const der = new X509Certificate(readFileSync(certFile)).raw;
+  return { x5t: createHash('sha1').update(der).digest('base64url'), 'x5t#S256': createHash('sha256').update(der).digest('base64url') };
 }
 
 /** The algorithm a key implies when the route names none. */
@@ -54,7 +64,7 @@ export function readSigningKey(credentials: CredentialValues): SigningKey {
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error(`is an EC key on ${key.asymmetricKeyDetails?.namedCurve ?? 'an unknown curve'}; ES256 needs P-256`);
   }
-  return { key, algorithm, keyId: credentials.keyId ?? jwkKid };
+  return { key, algorithm, keyId: credentials.keyId ?? jwkKid, thumbprints: thumbprints(credentials.certFile) };
 }
 
 /**
@@ -66,11 +76,11 @@ export function assertionSigner(method: 'client_secret_jwt' | 'private_key_jwt',
   const signing: SigningKey =
     method === 'private_key_jwt'
       ? readSigningKey(credentials)
-      : { key: createSecretKey(Buffer.from(field(credentials, 'clientSecret'), 'utf8')), algorithm: credentials.algorithm ?? 'HS256', keyId: credentials.keyId };
+      : { key: createSecretKey(Buffer.from(field(credentials, 'clientSecret'), 'utf8')), algorithm: credentials.algorithm ?? 'HS256', keyId: credentials.keyId, thumbprints: undefined };
   return async () => {
     const issuedAt = Math.floor(now() / 1000);
     return new SignJWT({})
-      .setProtectedHeader({ alg: signing.algorithm, typ: 'JWT', ...(signing.keyId === undefined ? {} : { kid: signing.keyId }) })
+      .setProtectedHeader({ alg: signing.algorithm, typ: 'JWT', ...(signing.keyId === undefined ? {} : { kid: signing.keyId }), ...signing.thumbprints })
       .setIssuer(clientId)
       .setSubject(clientId)
       .setAudience(audience)

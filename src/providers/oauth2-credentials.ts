@@ -67,6 +67,13 @@ export function oauth2Credentials(method: ClientAuthMethod) {
           ctx.addIssue({ code: 'custom', path: ['privateKey'], message: `${(error as Error).message.replace(/^error:\S+:/, '')}: expected a PEM private key or a private JWK` });
         }
       }
+      if (method !== 'tls_client_auth' && value.keyFile !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['keyFile'], message: `applies only to clientAuth tls_client_auth, not ${method}; remove it` });
+      }
+      if (method === 'private_key_jwt' && value.certFile !== undefined) {
+        const message = readable(value.certFile, (text) => new X509Certificate(text));
+        if (message !== undefined) ctx.addIssue({ code: 'custom', path: ['certFile'], message });
+      }
       if (method === 'tls_client_auth') {
         const problems = {
           certFile: value.certFile === undefined ? undefined : readable(value.certFile, (text) => new X509Certificate(text)),

@@ -1,6 +1,8 @@
 // Client authentication building blocks: RFC 6749 §2.3.1 Basic encoding, RFC 7523 assertion
 // claims, and the config checks that name the key to fix.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { validateConfig, type ConfigError } from '../../src/config/load.js';
@@ -60,6 +62,15 @@ describe('client assertions (RFC 7523)', () => {
     expect(decodeProtectedHeader(await assertionSigner('private_key_jwt', { clientId: 'c', privateKey: pem(ed.privateKey) }, TOKEN_URL)()).alg).toBe('EdDSA');
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
     expect(decodeProtectedHeader(await assertionSigner('private_key_jwt', { clientId: 'c', privateKey: pem(rsa.privateKey), algorithm: 'PS256' }, TOKEN_URL)()).alg).toBe('PS256');
+  });
+
+  it('private_key_jwt with certFile: the certificate thumbprints go in the header as x5t and x5t#S256 (Entra ID)', async () => {
+    const certFile = resolve(import.meta.dirname, '../conformance/fixtures/client1.pem');
+    const privateKey = readFileSync(resolve(import.meta.dirname, '../conformance/fixtures/client1-key.pem'), 'utf8');
+    const header = decodeProtectedHeader(await assertionSigner('private_key_jwt', { clientId: 'c', privateKey, certFile }, TOKEN_URL)());
+    const hexToBase64url = (hex: string) => Buffer.from(hex.replace(/:/g, ''), 'hex').toString('base64url');
+    const certificate = new X509Certificate(readFileSync(certFile));
+    expect(header).toMatchObject({ alg: 'ES256', x5t: hexToBase64url(certificate.fingerprint), 'x5t#S256': hexToBase64url(certificate.fingerprint256) });
   });
 
   it('client_secret_jwt: HS256 with the secret; assertionAudience overrides aud (Auth0 wants its issuer)', async () => {
