@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -101,10 +102,10 @@ function credentialSource(templates: Record<string, string>, initial: Credential
 export function credentialKey(route: Pick<RouteConfig, 'provider' | 'tokenUrl' | 'dialect' | 'credentials'>): string {
   const values = route.credentials.read();
   const shaping = route.dialect.tokenShapingFields.map((field) => `${field}=${values[field] ?? ''}`);
-  const params = Object.entries(route.dialect.tokenParams ?? {})
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, value]) => `param:${name}=${value}`);
-  return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping, ...params].join('\u0000');
+  // tokenParams may hold anything a server wants: only their digest goes into store keys.
+  const params = Object.entries(route.dialect.tokenParams ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  const digest = params.length === 0 ? [] : [`params=${createHash('sha256').update(JSON.stringify(params)).digest('hex').slice(0, 32)}`];
+  return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping, ...digest].join('\u0000');
 }
 
 /** Routes that share a credential must agree on its secrets, or which one is used depends on order. */

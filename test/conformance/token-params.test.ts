@@ -1,6 +1,9 @@
 // Token parameters against oidc-provider: scope and RFC 8707 resource are honoured (introspection
 // shows the token's scope and aud), each combination is its own token, and none of them goes in
 // a URL or a log line.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, Cleanup, fastConfig, sidecarError, startSidecar } from '../faults/kit.js';
 import { introspect, startProtectedApi } from './kit.js';
@@ -40,8 +43,10 @@ describe('scope, resource, audience and tokenParams against oidc-provider', () =
     expect(token).toMatchObject({ active: true, client_id: CLIENT.id, scope: 'api:read', aud: API_RESOURCE });
   });
 
-  it('each combination of scope/resource/tokenParams is its own token; audience and tokenParams reach the body, never the URL or a log', async () => {
+  it('each combination of scope/resource/tokenParams is its own token; audience and tokenParams reach the body, never the URL, a log or a store key', async () => {
     const oidc = await server();
+    const dir = cleanup.add(await mkdtemp(join(tmpdir(), 'oauth2-params-')), (created) => rm(created, { recursive: true, force: true }));
+    const stateFile = join(dir, 'state.json');
     const api = cleanup.add(await startProtectedApi(oidc), (started) => started.close());
     const running = cleanup.add(
       await startSidecar(
@@ -50,7 +55,7 @@ describe('scope, resource, audience and tokenParams against oidc-provider', () =
           write: route(api.url, oidc.tokenUrl, { scope: 'api:write', resource: API_RESOURCE }),
           other: route(api.url, oidc.tokenUrl, { scope: 'other:read', resource: OTHER_RESOURCE, audience: 'aud-value-7d1f' }),
           tagged: route(api.url, oidc.tokenUrl, { scope: 'other:read', resource: OTHER_RESOURCE, audience: 'aud-value-7d1f' }, { tokenParams: { tenant_hint: 'param-value-93ab' } }),
-        }),
+        }, { store: { type: 'file', path: stateFile } }),
       ),
       (started) => started.stop(),
     );
@@ -70,6 +75,9 @@ describe('scope, resource, audience and tokenParams against oidc-provider', () =
     expect(oidc.hits[3]?.fields).toMatchObject({ audience: 'aud-value-7d1f', tenant_hint: 'param-value-93ab' });
     for (const hit of oidc.hits) expect(hit.url).toBe('/token');
     for (const value of ['aud-value-7d1f', 'param-value-93ab', API_RESOURCE, OTHER_RESOURCE, 'api:write']) expect(running.output()).not.toContain(value);
+    const stored = await readFile(stateFile, 'utf8');
+    expect(Object.keys(JSON.parse(stored) as object)).toHaveLength(4);
+    expect(stored).not.toContain('param-value-93ab');
   });
 
   it('two resources are sent as two resource fields (oidc-provider allows one per client_credentials token: invalid_target is terminal)', async () => {
