@@ -53,7 +53,13 @@ export function readSigningKey(credentials: CredentialValues): SigningKey {
   let jwkKid: string | undefined;
   let key: KeyObject;
   if (text.startsWith('{')) {
-    const jwk = JSON.parse(text) as JsonWebKey & { kid?: string };
+    let jwk: JsonWebKey & { kid?: string };
+    try {
+      jwk = JSON.parse(text) as JsonWebKey & { kid?: string };
+    } catch {
+      // JSON.parse quotes the input in its message: never let key material into an error.
+      throw new Error('is not valid JSON');
+    }
     if (jwk.d === undefined) throw new Error('is a public JWK; a private key (with "d") is needed to sign');
     jwkKid = jwk.kid;
     key = createPrivateKey({ key: jwk, format: 'jwk' });
@@ -69,15 +75,16 @@ export function readSigningKey(credentials: CredentialValues): SigningKey {
 
 /**
  * A function that signs a fresh RFC 7523 client assertion at each call: iss = sub = client id,
- * aud = the token endpoint, a unique jti and a short exp. Keys are read once per token request.
+ * aud = the token endpoint, a unique jti and a short exp.
  */
 export function assertionSigner(method: 'client_secret_jwt' | 'private_key_jwt', credentials: CredentialValues, audience: string, now: () => number = Date.now): () => Promise<string> {
   const clientId = field(credentials, 'clientId');
-  const signing: SigningKey =
-    method === 'private_key_jwt'
-      ? readSigningKey(credentials)
-      : { key: createSecretKey(Buffer.from(field(credentials, 'clientSecret'), 'utf8')), algorithm: credentials.algorithm ?? 'HS256', keyId: credentials.keyId, thumbprints: undefined };
   return async () => {
+    // Read at send time: a key rotated into something unreadable fails this token request (and is retried), not the caller.
+    const signing: SigningKey =
+      method === 'private_key_jwt'
+        ? readSigningKey(credentials)
+        : { key: createSecretKey(Buffer.from(field(credentials, 'clientSecret'), 'utf8')), algorithm: credentials.algorithm ?? 'HS256', keyId: credentials.keyId, thumbprints: undefined };
     const issuedAt = Math.floor(now() / 1000);
     return new SignJWT({})
       .setProtectedHeader({ alg: signing.algorithm, typ: 'JWT', ...(signing.keyId === undefined ? {} : { kid: signing.keyId }), ...signing.thumbprints })

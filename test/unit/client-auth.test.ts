@@ -104,6 +104,10 @@ describe('oauth2 route config', () => {
 
   it('a broken key, a wrong algorithm, a bad resource and reserved tokenParams are config errors naming the key', () => {
     expect(problems({ clientAuth: 'private_key_jwt', credentials: { clientId: 'c', privateKey: 'not a key' } })[0]).toMatch(/^routes\.api\.credentials\.privateKey: .*expected a PEM private key or a private JWK/);
+    // A broken JWK is named without quoting it (JSON.parse would echo the key material).
+    const broken = problems({ clientAuth: 'private_key_jwt', credentials: { clientId: 'c', privateKey: '{"d":"SECRET-KEY-MATERIAL", oops}' } });
+    expect(broken[0]).toMatch(/^routes\.api\.credentials\.privateKey: is not valid JSON/);
+    expect(broken.join()).not.toContain('SECRET-KEY-MATERIAL');
     expect(problems({ clientAuth: 'client_secret_jwt', credentials: { clientId: 'c', clientSecret: 's', algorithm: 'RS256' } })).toEqual(['routes.api.credentials.algorithm: expected one of HS256 for client_secret_jwt']);
     expect(problems({ credentials: { clientId: 'c', clientSecret: 's', resource: ['https://ok.example/', 'not-a-uri'] } })[0]).toMatch(/^routes\.api\.credentials\.resource: each resource must be an absolute URI/);
     expect(problems({ tokenParams: { scope: 'x' }, credentials: { clientId: 'c', clientSecret: 's' } })[0]).toMatch(/^routes\.api\.tokenParams\.scope: is set by the sidecar/);
