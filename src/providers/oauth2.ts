@@ -66,9 +66,10 @@ export function configureOAuth2(options: RouteOptions): ProviderDialect {
       url.searchParams.set('response_type', 'code');
       url.searchParams.set('client_id', field(credentials, 'clientId'));
       if (credentials.redirectUri !== undefined) url.searchParams.set('redirect_uri', credentials.redirectUri);
-      // The consent screen must show what is asked for: scope and resource belong in this URL (RFC 6749 §4.1.1, RFC 8707 §2); tokenParams never do.
+      // The consent screen must show what is asked for: scope, resource (RFC 6749 §4.1.1, RFC 8707 §2) and Auth0's audience belong here; tokenParams never do.
       if (credentials.scope !== undefined) url.searchParams.set('scope', credentials.scope);
       for (const resource of list(credentials.resource)) url.searchParams.append('resource', resource);
+      if (credentials.audience !== undefined) url.searchParams.set('audience', credentials.audience);
       url.searchParams.set('state', request.state);
       url.searchParams.set('code_challenge', request.codeChallenge);
       url.searchParams.set('code_challenge_method', 'S256');

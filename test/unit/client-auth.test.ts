@@ -121,4 +121,28 @@ describe('oauth2 route config', () => {
     expect(request?.fields).toMatchObject({ grant_type: 'client_credentials', scope: 'a b', resource: ['https://r1.example/', 'https://r2.example/'], tenant: 't1' });
     expect(request?.url).toBe(TOKEN_URL);
   });
+
+  it('the consent URL asks for scope, each resource and audience with state and an S256 challenge, and never carries a secret or tokenParams', () => {
+    const config = validateConfig({
+      routes: {
+        api: {
+          ...base,
+          authorizeUrl: 'https://login.example.test/authorize',
+          tokenParams: { hint: 'tp-value' },
+          credentials: { clientId: 'c', clientSecret: 'the-secret', redirectUri: 'https://app.example/cb', scope: ['offline_access', 'read'], resource: ['https://r1.example/', 'https://r2.example/'], audience: 'https://api.example/' },
+        },
+      },
+    });
+    const route = config.routes[0];
+    const url = new URL(route?.dialect.authorizationUrl?.(route.credentials.read(), { state: 'st', codeChallenge: 'ch' }) ?? '');
+    expect(url.origin + url.pathname).toBe('https://login.example.test/authorize');
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      response_type: 'code', client_id: 'c', redirect_uri: 'https://app.example/cb', scope: 'offline_access read', resource: 'https://r2.example/', audience: 'https://api.example/', state: 'st', code_challenge: 'ch', code_challenge_method: 'S256',
+    });
+    expect(url.searchParams.getAll('resource')).toEqual(['https://r1.example/', 'https://r2.example/']);
+    expect(url.href).not.toContain('the-secret');
+    expect(url.href).not.toContain('tp-value');
+    // A consent route never falls back to client_credentials.
+    expect(route?.dialect.initialGrant(route.credentials.read(), { tokenUrl: TOKEN_URL, refreshUrl: TOKEN_URL })).toBeUndefined();
+  });
 });
