@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { createApp, type Addresses, type App } from './app.js';
-import { authorize, UsageError } from './commands/authorize.js';
+import { authorizableRoute, authorize, UsageError } from './commands/authorize.js';
+import { codeFromAnswer, startConsent } from './commands/consent.js';
 import { describeConfig } from './commands/check.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { demoInstructions, startDemo } from './demo.js';
@@ -25,6 +26,17 @@ function configPath(argv: { config?: string | undefined }): string {
   const path = argv.config ?? process.env.TOKEN_SIDECAR_CONFIG;
   if (!path) throw new UsageError('no config: pass --config FILE or set TOKEN_SIDECAR_CONFIG');
   return path;
+}
+
+/** The first line the operator types (or a pipe delivers). */
+async function firstLine(input: NodeJS.ReadableStream): Promise<string> {
+  const { createInterface } = await import('node:readline');
+  const lines = createInterface({ input, terminal: false });
+  for await (const line of lines) {
+    lines.close();
+    return line;
+  }
+  throw new UsageError('stdin closed before an authorization code was given');
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully and exits 0. */
@@ -99,15 +111,23 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'authorize <route>',
-    'exchange a one-time authorization code (Petje.af, Light) and store the refresh token',
+    'exchange a one-time authorization code (Petje.af, Light, oauth2) and store the refresh token; without --code, an oauth2 route with authorizeUrl prints the consent URL (PKCE) and reads the code or redirect address from stdin',
     (command) =>
       command
         .positional('route', { type: 'string', demandOption: true, describe: 'route name in the config' })
-        .option('code', { type: 'string', demandOption: true, describe: 'the one-time authorization code' }),
+        .option('code', { type: 'string', describe: 'the one-time authorization code (omit it to run the consent flow of an oauth2 route with authorizeUrl)' }),
     async (argv) => {
       try {
         const config = loadConfig(configPath(argv));
-        console.log(await authorize(config, argv.route, argv.code));
+        if (argv.code !== undefined) {
+          console.log(await authorize(config, argv.route, argv.code));
+          return;
+        }
+        const consent = startConsent(authorizableRoute(config, argv.route));
+        process.stderr.write('Open this URL in a browser and consent; then paste the code, or the whole address the browser was sent to:\n');
+        console.log(consent.url);
+        const code = codeFromAnswer(await firstLine(process.stdin), consent);
+        console.log(await authorize(config, argv.route, code, consent.codeVerifier));
       } catch (error) {
         fail(error);
       }

@@ -1,4 +1,4 @@
-import { credentialKey, type SidecarConfig } from '../config/load.js';
+import { credentialKey, type RouteConfig, type SidecarConfig } from '../config/load.js';
 import { UpstreamPools } from '../proxy/pools.js';
 import { TokenClient } from '../token/client.js';
 import { fingerprint } from '../token/grant-plan.js';
@@ -8,18 +8,15 @@ import { createStore } from '../token/stores/index.js';
  * Exchanges a one-time authorization code for a refresh token and stores it where the running
  * sidecar will find it. Returns a sentence for the operator (never the token).
  */
-export async function authorize(config: SidecarConfig, routeName: string, code: string): Promise<string> {
-  const route = config.routes.find((candidate) => candidate.name === routeName);
-  if (!route) throw new UsageError(`route "${routeName}" is not in the config; routes: ${config.routes.map((r) => r.name).join(', ')}`);
-  const grant = route.dialect.authorizationCodeGrant;
-  if (!grant) throw new UsageError(`provider ${route.provider} of route "${routeName}" has no authorization-code grant; nothing to authorize`);
-  if (config.store.type === 'memory') throw new UsageError('store.type is memory, so the refresh token would be lost on exit; configure a file or redis store');
+export async function authorize(config: SidecarConfig, routeName: string, code: string, codeVerifier?: string): Promise<string> {
+  const route = authorizableRoute(config, routeName);
+  const grant = route.dialect.authorizationCodeGrant as NonNullable<typeof route.dialect.authorizationCodeGrant>;
   const credentials = route.credentials.read();
   const pools = new UpstreamPools({ connections: 1, connectTimeout: config.timeouts.connect, headersTimeout: config.timeouts.token, idleTimeout: config.timeouts.token });
   const store = createStore(config);
   try {
     const tokenSet = await new TokenClient({ timeoutMs: config.timeouts.token }).send(
-      grant(credentials, code, { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl }),
+      grant(credentials, code, { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl }, codeVerifier),
       route.dialect,
       pools.tokenEndpoint(route),
     );
@@ -48,6 +45,15 @@ export async function authorize(config: SidecarConfig, routeName: string, code: 
     await pools.close();
     await store.close();
   }
+}
+
+/** The route `authorize` works on, or a UsageError saying why it cannot (checked before any consent). */
+export function authorizableRoute(config: SidecarConfig, routeName: string): RouteConfig {
+  const route = config.routes.find((candidate) => candidate.name === routeName);
+  if (!route) throw new UsageError(`route "${routeName}" is not in the config; routes: ${config.routes.map((r) => r.name).join(', ')}`);
+  if (!route.dialect.authorizationCodeGrant) throw new UsageError(`provider ${route.provider} of route "${routeName}" has no authorization-code grant; nothing to authorize`);
+  if (config.store.type === 'memory') throw new UsageError('store.type is memory, so the refresh token would be lost on exit; configure a file or redis store');
+  return route;
 }
 
 export class UsageError extends Error {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -101,7 +102,10 @@ function credentialSource(templates: Record<string, string>, initial: Credential
 export function credentialKey(route: Pick<RouteConfig, 'provider' | 'tokenUrl' | 'dialect' | 'credentials'>): string {
   const values = route.credentials.read();
   const shaping = route.dialect.tokenShapingFields.map((field) => `${field}=${values[field] ?? ''}`);
-  return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping].join('\u0000');
+  // tokenParams may hold anything a server wants: only their digest goes into store keys.
+  const params = Object.entries(route.dialect.tokenParams ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  const digest = params.length === 0 ? [] : [`params=${createHash('sha256').update(JSON.stringify(params)).digest('hex').slice(0, 32)}`];
+  return [route.provider, route.tokenUrl, values.clientId ?? '', ...shaping, ...digest].join('\u0000');
 }
 
 /** Routes that share a credential must agree on its secrets, or which one is used depends on order. */
@@ -139,7 +143,8 @@ export function validateConfig(document: unknown): SidecarConfig {
   const routes: RouteConfig[] = [];
   const listeners = new Map<string, string>([[`${raw.listen.host}:${raw.listen.port}`, 'listen']]);
   for (const [name, route] of Object.entries(raw.routes)) {
-    const dialect = PROVIDERS[route.provider];
+    const base = PROVIDERS[route.provider];
+    const dialect = base.configure?.({ clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl }) ?? base;
     const tokenUrl = route.tokenUrl ?? (dialect.defaultTokenUrl as string);
     let ca: string | undefined;
     if (route.caFile !== undefined) {
@@ -156,7 +161,10 @@ export function validateConfig(document: unknown): SidecarConfig {
       listeners.set(address, `routes.${name}.listen`);
     }
     const templates = Object.fromEntries(
-      Object.entries(rawRoutes[name]?.credentials ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+      Object.entries(rawRoutes[name]?.credentials ?? {})
+        // A list (scope, resource) is held space-separated, each item re-resolved like a string.
+        .map(([key, value]): [string, unknown] => [key, Array.isArray(value) && value.every((item) => typeof item === 'string') ? value.join(' ') : value])
+        .filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
     );
     routes.push({
       name,

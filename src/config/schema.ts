@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CLIENT_AUTH_METHODS } from '../providers/client-auth.js';
 import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../providers/registry.js';
 import { parseDuration, parseSize } from './duration.js';
 
@@ -50,6 +51,9 @@ const httpUrl = (what: string) =>
     if (url.search || url.hash) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
   });
 
+/** Form fields the dialect owns: a tokenParams entry may not override them. */
+const RESERVED_TOKEN_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'refresh_token', 'code', 'code_verifier', 'redirect_uri', 'scope', 'resource', 'audience']);
+
 const route = z
   .strictObject({
     provider: z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]], { error: `expected one of: ${PROVIDER_NAMES.join(', ')}` }),
@@ -59,9 +63,24 @@ const route = z
     listen: hostPort.optional(),
     caFile: z.string().min(1).optional(),
     credentials: z.record(z.string(), z.unknown(), { error: 'expected a mapping of credential fields' }),
+    // Generic oauth2 only (the named providers have one documented way).
+    clientAuth: z.enum(CLIENT_AUTH_METHODS, { error: `expected one of: ${CLIENT_AUTH_METHODS.join(', ')}` }).optional(),
+    tokenParams: z
+      .record(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'form field names are letters, digits, "_", ".", ":" or "-"'), z.string({ error: 'expected a string value' }), { error: 'expected a mapping of extra form fields' })
+      .superRefine((params, ctx) => {
+        for (const name of Object.keys(params).filter((key) => RESERVED_TOKEN_PARAMS.has(key))) {
+          ctx.addIssue({ code: 'custom', path: [name], message: `is set by the sidecar (grant, client authentication, scope, resource, audience); use the credentials keys instead` });
+        }
+      })
+      .optional(),
+    authorizeUrl: httpUrl('authorization endpoint').optional(),
   })
   .superRefine((value, ctx) => {
-    const dialect = PROVIDERS[value.provider];
+    const base = PROVIDERS[value.provider];
+    for (const key of ['clientAuth', 'tokenParams', 'authorizeUrl'] as const) {
+      if (value[key] !== undefined && !base.configure) ctx.addIssue({ code: 'custom', path: [key], message: `applies only to provider oauth2, not ${value.provider}; remove it` });
+    }
+    const dialect = base.configure?.({ clientAuth: value.clientAuth, tokenParams: value.tokenParams, authorizeUrl: value.authorizeUrl }) ?? base;
     if (value.tokenUrl === undefined && dialect.defaultTokenUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['tokenUrl'], message: `is required for provider "${value.provider}" (it has no documented default)` });
     }

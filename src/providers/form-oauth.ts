@@ -1,7 +1,7 @@
 import { field } from './guards.js';
 import type { CredentialValues, ProviderDialect, TokenUrls } from './types.js';
 
-/** RFC 6749 form grants shared by the snake_case dialects (Petje.af, Light, generic oauth2). */
+/** RFC 6749 form grants shared by Petje.af and Light (generic oauth2 adds client authentication: oauth2.ts). */
 export const formGrants = {
   refreshGrant: (credentials: CredentialValues, refreshToken: string, urls: TokenUrls) => ({
     grant: 'refresh_token' as const,

@@ -8,7 +8,12 @@ export interface TokenHttpRequest {
   readonly grant: Grant;
   readonly url: string;
   readonly encoding: 'json' | 'form';
-  readonly fields: Readonly<Record<string, string>>;
+  /** Form or JSON fields; a list repeats the field (RFC 8707 `resource`). */
+  readonly fields: Readonly<Record<string, string | readonly string[]>>;
+  /** Extra request headers (HTTP Basic client authentication). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Fields that must be made fresh at each send (an RFC 7523 assertion: unique jti, short exp). */
+  readonly signedFields?: () => Promise<Readonly<Record<string, string>>>;
 }
 
 /** A validated token-endpoint answer. */
@@ -25,6 +30,20 @@ export type CredentialValues = Readonly<Record<string, string | undefined>>;
 export interface TokenUrls {
   readonly tokenUrl: string;
   readonly refreshUrl: string;
+}
+
+/** Route keys that shape a dialect's requests (generic oauth2 only); validated in config/schema.ts. */
+export interface RouteOptions {
+  readonly clientAuth?: string | undefined;
+  readonly tokenParams?: Readonly<Record<string, string>> | undefined;
+  readonly authorizeUrl?: string | undefined;
+}
+
+/** What the consent URL of `token-sidecar authorize` carries besides the route's own values. */
+export interface AuthorizationRequest {
+  readonly state: string;
+  /** RFC 7636 S256 challenge of the verifier the exchange will send. */
+  readonly codeChallenge: string;
 }
 
 /**
@@ -48,7 +67,13 @@ export interface ProviderDialect {
   /** The refresh-token grant, if the provider has one. */
   refreshGrant?(credentials: CredentialValues, refreshToken: string, urls: TokenUrls): TokenHttpRequest;
   /** The authorization-code exchange (`token-sidecar authorize`), if the provider has one. */
-  authorizationCodeGrant?(credentials: CredentialValues, code: string, urls: TokenUrls): TokenHttpRequest;
+  authorizationCodeGrant?(credentials: CredentialValues, code: string, urls: TokenUrls, codeVerifier?: string): TokenHttpRequest;
+  /** The consent URL to open for `token-sidecar authorize` (PKCE), when the route sets an authorize URL. */
+  authorizationUrl?(credentials: CredentialValues, request: AuthorizationRequest): string | undefined;
+  /** A dialect bound to a route's own keys (clientAuth, tokenParams, authorizeUrl); absent: the keys are refused. */
+  configure?(options: RouteOptions): ProviderDialect;
+  /** Extra form fields sent with every grant: part of the cache key, never in a URL or a log. */
+  readonly tokenParams?: Readonly<Record<string, string>>;
   /** When a refresh fails terminally, try the initial grant before giving up (Covver). */
   readonly fallBackToInitialGrant: boolean;
   /** Where a token answer carries the refresh token, to rescue a rotated one from a broken answer. */

@@ -1,5 +1,6 @@
 import { Agent, Pool, type Dispatcher } from 'undici';
 import type { RouteConfig } from '../config/load.js';
+import { ClientCertificateAgent } from './client-certificate.js';
 
 export interface PoolSettings {
   readonly connections: number;
@@ -14,7 +15,7 @@ export interface PoolSettings {
  */
 export class UpstreamPools {
   readonly #upstreams = new Map<string, Pool>();
-  readonly #tokenAgents = new Map<string, Agent>();
+  readonly #tokenAgents = new Map<string, Dispatcher>();
   readonly #settings: PoolSettings;
 
   constructor(settings: PoolSettings) {
@@ -43,7 +44,11 @@ export class UpstreamPools {
   tokenEndpoint(route: RouteConfig): Dispatcher {
     let agent = this.#tokenAgents.get(route.name);
     if (!agent) {
-      agent = new Agent({ connections: 4, keepAliveTimeout: 10_000, connect: this.#connect(route) });
+      const build = (tls: { cert: string; key: string } | object = {}) => new Agent({ connections: 4, keepAliveTimeout: 10_000, connect: { ...this.#connect(route), ...tls } });
+      const files = () => route.credentials.read() as { certFile?: string; keyFile?: string };
+      const { certFile, keyFile } = files();
+      // tls_client_auth: the certificate goes in the handshake, re-read when its files rotate.
+      agent = certFile !== undefined && keyFile !== undefined ? new ClientCertificateAgent(() => files() as { certFile: string; keyFile: string }, build) : build();
       this.#tokenAgents.set(route.name, agent);
     }
     return agent;

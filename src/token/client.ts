@@ -34,9 +34,12 @@ export interface TokenClientOptions {
   readonly now?: () => number;
 }
 
-function encode(tokenRequest: TokenHttpRequest): { contentType: string; body: string } {
-  if (tokenRequest.encoding === 'json') return { contentType: 'application/json', body: JSON.stringify(tokenRequest.fields) };
-  return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(tokenRequest.fields).toString() };
+async function encode(tokenRequest: TokenHttpRequest): Promise<{ contentType: string; body: string }> {
+  const fields = tokenRequest.signedFields ? { ...tokenRequest.fields, ...(await tokenRequest.signedFields()) } : tokenRequest.fields;
+  if (tokenRequest.encoding === 'json') return { contentType: 'application/json', body: JSON.stringify(fields) };
+  // A list repeats the field (RFC 8707: one `resource` per target).
+  const pairs = Object.entries(fields).flatMap(([name, value]) => (typeof value === 'string' ? [[name, value] as const] : value.map((item) => [name, item] as const)));
+  return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(pairs as Array<[string, string]>).toString() };
 }
 
 /** Reads at most `limit` bytes; `truncated` when the body was longer (the rest is not read). */
@@ -93,14 +96,14 @@ export class TokenClient {
   }
 
   async send(tokenRequest: TokenHttpRequest, dialect: ProviderDialect, dispatcher: Dispatcher): Promise<TokenSet> {
-    const { contentType, body } = encode(tokenRequest);
+    const { contentType, body } = await encode(tokenRequest);
     let response: Dispatcher.ResponseData;
     let read: { text: string; truncated: boolean };
     try {
       response = await request(tokenRequest.url, {
         method: 'POST',
         dispatcher,
-        headers: { 'content-type': contentType, accept: 'application/json', 'user-agent': 'token-sidecar' },
+        headers: { ...tokenRequest.headers, 'content-type': contentType, accept: 'application/json', 'user-agent': 'token-sidecar' },
         body,
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
