@@ -146,7 +146,9 @@ export class Credential {
 
   /** Another replica wrote this grant: adopt its access token if newer (saves a token call). */
   adoptWritten(grant: StoredGrant | undefined): void {
-    if (grant && !this.#inflight && !this.#stopped) this.#adopt(grant);
+    if (!grant || this.#inflight || this.#stopped || this.#adopt(grant)) return;
+    // A new consent (authorize) for a route that stood rejected: try it now, not at rejectedRetry.
+    this.secretsChanged();
   }
 
   /** Reads what another replica wrote (after waiting for its lock in vain). */

@@ -189,7 +189,8 @@ describe('shutdown and the file store', () => {
     const config = {
       listen: '127.0.0.1:0',
       admin: '127.0.0.1:0',
-      refresh: { rejectedRetry: '300ms' },
+      // An hour: only the store's change notification can bring the route in within the test.
+      refresh: { rejectedRetry: '1h' },
       store: { type: 'file', path: join(dir, 'grants.json') },
       routes: { petje: { provider: 'petje', upstream: petje.apiUrl, tokenUrl: petje.tokenUrl, credentials: DEMO_CLIENTS.petje } },
     };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { unwatchFile, watchFile } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { supersedes, type StoredGrant, type TokenStore, type WriteResult } from '../store.js';
@@ -104,6 +105,30 @@ export class FileStore implements TokenStore {
       await dir.close();
     }
     this.#cache = undefined;
+  }
+
+  /**
+   * Tells the caller of grants another process wrote (`token-sidecar authorize`): the file is
+   * polled (stat follows a replaced file), and each grant whose generation changed is reported.
+   */
+  onChange(listener: (key: string, grant: StoredGrant | undefined) => void): () => void {
+    const seen = new Map<string, number>();
+    const report = async () => {
+      try {
+        for (const [key, value] of Object.entries(await this.#read())) {
+          const grant = toGrant(value, 'stored grant');
+          if (seen.get(key) === grant.generation) continue;
+          seen.set(key, grant.generation);
+          listener(key, grant);
+        }
+      } catch {
+        // An unreadable file is reported by the next get().
+      }
+    };
+    void report();
+    const poll = () => void report();
+    watchFile(this.#path, { interval: 500, persistent: false }, poll);
+    return () => unwatchFile(this.#path, poll);
   }
 
   async close(): Promise<void> {
