@@ -27,7 +27,7 @@ export const UNDICI_FAILURES: Readonly<Record<string, UpstreamFailure>> = {
 };
 
 /** Node system and TLS errors on the upstream connection (DNS, refused, reset, certificate): the upstream is unreachable. */
-const CONNECTION_CODE = /^(E[A-Z]+|HPE_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
+const CONNECTION_CODE = /^(E[A-Z]+|EAI_[A-Z]+|HPE_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
 
 /** Classifies any failure of an upstream exchange; anything without a known code is a sidecar bug. */
 export function classifyUpstreamFailure(error: unknown): UpstreamFailure {
