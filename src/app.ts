@@ -66,7 +66,7 @@ export function createApp(options: AppOptions) {
     settings: { ...config.refresh, maxEntries: config.cache.maxEntries },
   });
   const inflight: { count: number; draining: boolean; onIdle?: () => void } = { count: 0, draining: false };
-  const websockets = new WebSocketForwarder({ pools, tokens, metrics });
+  const websockets = new WebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
   const proxyDeps = {
     router: createRouter(config.routes),
     forwarder: new Forwarder({ pools, tokens, metrics, rateLimits: new RateLimitGauges(metrics, () => clock.now()), now: () => clock.now(), retryBodyLimit: config.upstream.retryBodyLimit }),

@@ -12,6 +12,8 @@ export interface WebSocketDeps {
   readonly pools: UpstreamPools;
   readonly tokens: TokenSource;
   readonly metrics: Metrics;
+  /** Route names: each gets its gauge series at 0 from the start. */
+  readonly routes: readonly string[];
 }
 
 /**
@@ -26,6 +28,7 @@ export class WebSocketForwarder {
 
   constructor(deps: WebSocketDeps) {
     this.#deps = deps;
+    for (const route of deps.routes) deps.metrics.websockets.set({ route }, 0);
   }
 
   async upgrade(req: IncomingMessage, app: Duplex, head: Buffer, match: RouteMatch): Promise<number | undefined> {
