@@ -3,6 +3,7 @@
 // the same header hygiene, the gauge and requests_total (101), and shutdown closing them.
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -40,15 +41,21 @@ class RecordingUpstream {
 let covver: Emulator;
 let upstream: RecordingUpstream;
 let sidecar: RunningSidecar;
+/** Accepts TCP and never answers the TLS handshake. */
+const silentSockets = new Set<Socket>();
+const silent = createNetServer((socket) => void silentSockets.add(socket));
 
 beforeAll(async () => {
   covver = await startEmulator('covver');
   upstream = new RecordingUpstream();
   await upstream.start();
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
   sidecar = await startSidecar(
     fastConfig(
       {
         covver: routeFor(covver),
+        silent: routeFor(covver, { upstream: `https://127.0.0.1:${(silent.address() as { port: number }).port}` }),
         recording: { provider: 'covver', upstream: upstream.url, tokenUrl: covver.tokenUrl, refreshUrl: covver.refreshUrl, credentials: DEMO_CLIENTS.covver },
       },
       { timeouts: { idle: `${IDLE_MS}ms` } },
@@ -60,6 +67,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await sidecar?.stop();
   await upstream?.close();
+  for (const socket of silentSockets) socket.destroy();
+  silent.close();
   await covver?.close();
 });
 
@@ -169,6 +178,14 @@ describe('WebSocket upgrades through a route', () => {
     const refused = await open(ws('/covver/ws')).catch((error: { status?: number; headers?: IncomingHttpHeaders }) => error);
     expect(refused).toMatchObject({ status: 504, headers: { 'x-token-sidecar-error': 'upstream_timeout' } });
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('an upstream that never completes the TLS handshake is cut at timeouts.connect: 502 upstream_unavailable', async () => {
+    const started = performance.now();
+    const refused = await open(ws('/silent/ws')).catch((error: { status?: number; headers?: IncomingHttpHeaders }) => error);
+    expect(refused).toMatchObject({ status: 502, headers: { 'x-token-sidecar-error': 'upstream_unavailable' } });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await expect.poll(() => sidecar.logs.some((line) => line.event === 'request_failed' && line.route === 'silent' && String(line.detail).includes('CONNECT_TIMEOUT'))).toBe(true);
   });
 
   it("a non-101 answer goes back to the app as the upstream's", async () => {
