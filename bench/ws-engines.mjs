@@ -1,6 +1,7 @@
 // A small measurement behind the WebSocket engine choice (src/proxy/websocket.ts): upgrade
 // handshakes and message round trips through http-proxy-3 and through undici's upgrade on a
 // Pool, against a direct connection. Run: node bench/ws-engines.mjs (Node 26: npm run -s node first).
+import { Buffer } from 'node:buffer';
 import { createServer } from 'node:http';
 import { createProxyServer } from 'http-proxy-3';
 import { Pool } from 'undici';
