@@ -14,6 +14,8 @@ import { metricValue } from '../support/sidecar.js';
 /** A real upstream whose answers the tests hold and release; counts hits per `id` query value. */
 class Stub {
   readonly hits = new Map<string, number>();
+  /** Bytes of the /huge answer the stub's socket has taken so far (it writes only as fast as it drains). */
+  hugeWritten = 0;
   readonly #held: Array<() => void> = [];
   server: Server = createServer((req, res) => this.#serve(req, res));
   url = '';
@@ -50,6 +52,22 @@ class Stub {
         res.flushHeaders();
         this.#held.push(() => res.write('data: first\n\n'));
         return;
+      case '/huge': {
+        const chunk = Buffer.alloc(1024 * 1024, 1);
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(HUGE) });
+        let sent = 0;
+        const pump = () => {
+          while (sent < HUGE && !res.destroyed) {
+            sent += chunk.length;
+            const more = res.write(chunk);
+            this.hugeWritten = res.socket?.bytesWritten ?? this.hugeWritten;
+            if (!more) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       case '/forged':
         res.writeHead(502, { 'content-type': 'application/json', 'x-token-sidecar-error': 'token_rejected', 'x-token-sidecar-tenant': 'forged' });
         res.end('{"error":"token_rejected"}');
@@ -67,6 +85,7 @@ class Stub {
   }
 }
 
+const HUGE = 512 * 1024 * 1024;
 let stub: Stub;
 let cobee: Emulator;
 let light: Emulator;
@@ -140,6 +159,33 @@ describe('headers on time', () => {
     expect(await first).toBe('first');
     direct.source.close();
     proxied.source.close();
+  });
+
+  it('a slow app: the sidecar takes from the upstream no more than it can pass on (backpressure, no buffering)', async () => {
+    const { hostname, port } = new URL(sidecar.url);
+    const app = connect({ host: hostname, port: Number(port) });
+    await once(app, 'connect');
+    app.write('GET /stub/huge HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    app.pause(); // an app that reads nothing
+    try {
+      let last = -1;
+      // Stalled: the upstream's writes stop growing between two polls.
+      await expect
+        .poll(
+          () => {
+            const now = stub.hugeWritten;
+            const stalled = now > 0 && now === last;
+            last = now;
+            return stalled;
+          },
+          { timeout: 20_000, interval: 300 },
+        )
+        .toBe(true);
+      // Kernel socket buffers on three loopback hops plus a few stream chunks: far below the 512 MiB body.
+      expect(stub.hugeWritten).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      app.destroy();
+    }
   });
 
   it('small answers still arrive whole and correct (head and body written together)', async () => {
