@@ -31,13 +31,16 @@ export interface ForwarderDeps {
   readonly now?: () => number;
 }
 
-type Body = { kind: 'none' } | { kind: 'buffered'; data: Buffer } | { kind: 'streamed' };
+type Body = { readonly kind: 'none' } | { readonly kind: 'buffered'; readonly data: Buffer } | { readonly kind: 'streamed' };
+/** Shared, so a bodiless or streamed request allocates no Body. */
+const NO_BODY: Body = { kind: 'none' };
+const STREAMED: Body = { kind: 'streamed' };
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Body> {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (!chunked && (length === undefined || length === '0')) return { kind: 'none' };
-  if (chunked || Number(length) > limit) return { kind: 'streamed' };
+  if (!chunked && (length === undefined || length === '0')) return NO_BODY;
+  if (chunked || Number(length) > limit) return STREAMED;
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return { kind: 'buffered', data: Buffer.concat(chunks) };
