@@ -39,19 +39,6 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ['route', 'method', 'code'] as const,
       registers: [registry],
     }),
-    requestDuration: new Histogram({
-      name: 'token_sidecar_request_duration_seconds',
-      help: 'Time from receiving a request to the end of its answer.',
-      labelNames: ['route'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    }),
-    upstreamRetries: new Counter({
-      name: 'token_sidecar_upstream_retries_total',
-      help: 'Requests retried upstream by the sidecar, by reason (unauthorized: a 401 answered with a fresh token; rate_limited: a 429 retried after its Retry-After).',
-      labelNames: ['route', 'reason'] as const,
-      registers: [registry],
-    }),
     websockets: new Gauge({
       name: 'token_sidecar_websockets',
       help: 'Open upgraded (WebSocket) connections carried for the route.',
@@ -68,6 +55,19 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       name: 'token_sidecar_upstream_ratelimit_reset_timestamp_seconds',
       help: "Unix time the upstream's rate-limit window resets (from X-RateLimit-Reset, seconds from now or a Unix time).",
       labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'token_sidecar_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its answer.',
+      labelNames: ['route'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    upstreamRetries: new Counter({
+      name: 'token_sidecar_upstream_retries_total',
+      help: 'Requests retried upstream by the sidecar, by reason (unauthorized: a 401 answered with a fresh token; rate_limited: a 429 retried after its Retry-After).',
+      labelNames: ['route', 'reason'] as const,
       registers: [registry],
     }),
   };

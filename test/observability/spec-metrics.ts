@@ -16,11 +16,11 @@ export const SPEC_METRICS: readonly SpecMetric[] = [
   { name: 'token_sidecar_token_expiry_timestamp_seconds', type: 'gauge', labels: ['route'] },
   { name: 'token_sidecar_token_cache_total', type: 'counter', labels: ['route', 'result'] },
   { name: 'token_sidecar_requests_total', type: 'counter', labels: ['route', 'method', 'code'] },
-  { name: 'token_sidecar_request_duration_seconds', type: 'histogram', labels: ['route'] },
-  { name: 'token_sidecar_upstream_retries_total', type: 'counter', labels: ['route', 'reason'] },
   { name: 'token_sidecar_websockets', type: 'gauge', labels: ['route'] },
   { name: 'token_sidecar_upstream_ratelimit_remaining', type: 'gauge', labels: ['route'] },
   { name: 'token_sidecar_upstream_ratelimit_reset_timestamp_seconds', type: 'gauge', labels: ['route'] },
+  { name: 'token_sidecar_request_duration_seconds', type: 'histogram', labels: ['route'] },
+  { name: 'token_sidecar_upstream_retries_total', type: 'counter', labels: ['route', 'reason'] },
 ];
 
 /** Labels Prometheus adds on scrape, or Kubernetes service discovery relabels in. */
