@@ -121,7 +121,7 @@ describe('headers on time', () => {
   /** ms from sending to having status and headers; fails (headersTimeout) if they wait for the body. */
   async function timeToHeaders(url: string): Promise<{ ms: number; read: () => Promise<string> }> {
     const started = performance.now();
-    const res = await request(url, { headersTimeout: 3_000 });
+    const res = await request(url, { headersTimeout: 5_000 });
     return { ms: performance.now() - started, read: () => res.body.text() };
   }
 
@@ -134,7 +134,8 @@ describe('headers on time', () => {
     const proxied = await timeToHeaders(`${sidecar.url}/stub/held?id=proxied`);
     // The upstream has not sent a body byte yet, and the app already has the headers.
     expect(stub.waiting).toBe(1);
-    expect(proxied.ms / Math.max(direct.ms, 1), `sidecar ${proxied.ms.toFixed(1)} ms, direct ${direct.ms.toFixed(1)} ms`).toBeLessThan(Math.max(20, 500 / Math.max(direct.ms, 1)));
+    // The ratio is loose (a shared CI box): the held body above is what proves the headers did not wait.
+    expect(proxied.ms / Math.max(direct.ms, 1), `sidecar ${proxied.ms.toFixed(1)} ms, direct ${direct.ms.toFixed(1)} ms`).toBeLessThan(Math.max(20, 1500 / Math.max(direct.ms, 1)));
     stub.release();
     expect(await proxied.read()).toBe('late body');
   });
@@ -153,7 +154,7 @@ describe('headers on time', () => {
     const proxied = await opened(`${sidecar.url}/stub/sse?id=sse-proxied`);
     // Both are open and neither has had an event: the sidecar did not wait for one.
     expect(stub.waiting).toBe(2);
-    expect(proxied.ms, `sidecar ${proxied.ms.toFixed(1)} ms, direct ${direct.ms.toFixed(1)} ms`).toBeLessThan(direct.ms * 20 + 500);
+    expect(proxied.ms, `sidecar ${proxied.ms.toFixed(1)} ms, direct ${direct.ms.toFixed(1)} ms`).toBeLessThan(direct.ms * 20 + 1500);
     const first = new Promise<string>((resolve) => (proxied.source.onmessage = (event) => resolve(String(event.data))));
     stub.release();
     expect(await first).toBe('first');

@@ -196,7 +196,7 @@ describe('WebSocket upgrades through a route', () => {
   it('an open WebSocket stays open idle past timeouts.idle, like a direct one', async () => {
     const { ws: socket } = await open(ws('/covver/ws'));
     const opened = performance.now();
-    await expect.poll(() => socket.readyState === WebSocket.OPEN && performance.now() - opened > 2.5 * IDLE_MS, { timeout: 5 * IDLE_MS, interval: 50 }).toBe(true);
+    await expect.poll(() => socket.readyState === WebSocket.OPEN && performance.now() - opened > 2.5 * IDLE_MS, { timeout: 10 * IDLE_MS, interval: 50 }).toBe(true);
     expect(await exchange(socket, 'still here')).toBe(`${DEMO_CLIENTS.covver.clientId}: still here`);
     socket.close();
   });
