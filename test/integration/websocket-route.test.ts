@@ -217,6 +217,24 @@ describe('WebSocket upgrades through a route', () => {
 });
 
 describe('WebSockets at shutdown', () => {
+  it('SIGTERM during an upgrade handshake lets it finish like any request in flight, then closes the socket and exits 0', async () => {
+    const own = await startSidecar(fastConfig({ covver: routeFor(covver) }, { shutdownGrace: '5s' }));
+    try {
+      await waitForStatus(`${own.url}/covver/whoami`);
+      const before = covver.stats.apiRequests;
+      covver.injectApiFault({ fault: { kind: 'delay', ms: 800 }, times: 1 });
+      const opening = open(`${own.url.replace('http', 'ws')}/covver/ws`);
+      await expect.poll(() => covver.stats.apiRequests).toBe(before + 1);
+      const stopped = own.stop();
+      const { ws: socket } = await opening;
+      await once(socket, 'close');
+      expect(await stopped).toBe(0);
+    } finally {
+      covver.injectApiFault(undefined);
+      await own.stop();
+    }
+  });
+
   it('SIGTERM with an open WebSocket closes it and the process exits 0 within shutdownGrace', async () => {
     const own = await startSidecar(fastConfig({ covver: routeFor(covver) }, { shutdownGrace: '5s' }));
     try {
