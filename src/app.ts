@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { Forwarder } from './proxy/forward.js';
 import { UpstreamPools } from './proxy/pools.js';
+import { RateLimitGauges } from './proxy/rate-limit.js';
 import { createRouter } from './proxy/router.js';
 import { createProxyServer } from './proxy/server.js';
 import { WebSocketForwarder } from './proxy/websocket.js';
@@ -65,10 +66,10 @@ export function createApp(options: AppOptions) {
     settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: config.timeouts.token, lockWait: lockTtl(config) },
   });
   const inflight: { count: number; draining: boolean; onIdle?: () => void } = { count: 0, draining: false };
-  const websockets = new WebSocketForwarder(tokens, logger);
+  const websockets = new WebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
   const proxyDeps = {
     router: createRouter(config.routes),
-    forwarder: new Forwarder({ pools, tokens, metrics, retryBodyLimit: config.upstream.retryBodyLimit }),
+    forwarder: new Forwarder({ pools, tokens, metrics, rateLimits: new RateLimitGauges(metrics, () => clock.now()), now: () => clock.now(), retryBodyLimit: config.upstream.retryBodyLimit }),
     websockets,
     metrics,
     logger,

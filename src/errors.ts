@@ -27,6 +27,10 @@ export const ERROR_CODES = {
     status: 504,
     message: 'The upstream API did not answer in time; retry, or raise timeouts.upstreamHeaders if it is legitimately slow.',
   },
+  internal: {
+    status: 500,
+    message: 'A fault inside the sidecar itself (a bug); retry, and report it with the request_failed log line.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

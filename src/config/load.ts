@@ -37,6 +37,8 @@ export interface RouteConfig {
   readonly listen: HostPort | undefined;
   readonly ca: string | undefined;
   readonly caFile: string | undefined;
+  /** Retry an idempotent request once after a 429 whose Retry-After is at most maxWait (ms). */
+  readonly retry429: { readonly maxWait: number } | undefined;
   readonly credentials: CredentialSource;
 }
 
@@ -176,6 +178,7 @@ export function validateConfig(document: unknown): SidecarConfig {
       listen: route.listen,
       ca,
       caFile: route.caFile,
+      retry429: route.retry429,
       credentials: credentialSource(templates, route.credentials as CredentialValues),
     });
   }

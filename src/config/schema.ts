@@ -62,6 +62,8 @@ const route = z
     refreshUrl: httpUrl('refresh endpoint').optional(),
     listen: hostPort.optional(),
     caFile: z.string().min(1).optional(),
+    // Opt-in: an idempotent request answered 429 is retried once after its Retry-After, if that is at most maxWait.
+    retry429: z.strictObject({ maxWait: duration }).optional(),
     credentials: z.record(z.string(), z.unknown(), { error: 'expected a mapping of credential fields' }),
     // Generic oauth2 only (the named providers have one documented way).
     clientAuth: z.enum(CLIENT_AUTH_METHODS, { error: `expected one of: ${CLIENT_AUTH_METHODS.join(', ')}` }).optional(),

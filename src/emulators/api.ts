@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { authenticate, type ApiCredentials } from './api-auth.js';
 import { preemptApi, sendStatus, sendUnauthorized } from './api-faults.js';
+import type { RateLimiter } from './api-ratelimit.js';
 import type { FaultSlot } from './fault-slot.js';
 import { countBody, sendJson, streamChunks } from './http.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -13,6 +14,8 @@ export interface ApiContext extends ApiCredentials {
   stats: EmulatorStats;
   faults: FaultSlot<ApiFault>;
   lifecycle: Lifecycle;
+  /** The provider's documented rate limit (Cobee, Light): headers on every answer, 429 past it. */
+  rateLimiter: RateLimiter | undefined;
 }
 
 /** One protected-API request; `subPath` is the path below the API base, query excluded. */
@@ -26,6 +29,10 @@ export async function serveApi(req: IncomingMessage, res: ServerResponse, subPat
     return sendUnauthorized(res, stats);
   }
   stats.apiAuthorized += 1;
+  if (context.rateLimiter?.take(owner.clientId, res)) {
+    req.resume();
+    return;
+  }
 
   if (subPath === '/echo') return echo(req, res, owner);
   const bytes = /^\/bytes\/(\d{1,15})$/.exec(subPath);

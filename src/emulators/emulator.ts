@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { serveApi, type ApiContext } from './api.js';
+import { rateLimiterFor } from './api-ratelimit.js';
 import { DIALECTS } from './dialects.js';
 import { FaultSlot } from './fault-slot.js';
 import { pathOf, sendJson } from './http.js';
@@ -43,6 +44,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
     apiKeys: resolved.apiKeys,
     faults: new FaultSlot<ApiFault>(),
     lifecycle,
+    rateLimiter: rateLimiterFor(provider, resolved.now),
   };
   const webSocket = new WebSocketEcho(apiContext);
 

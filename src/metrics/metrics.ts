@@ -39,6 +39,24 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ['route', 'method', 'code'] as const,
       registers: [registry],
     }),
+    websockets: new Gauge({
+      name: 'token_sidecar_websockets',
+      help: 'Open upgraded (WebSocket) connections carried for the route.',
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    upstreamRateLimitRemaining: new Gauge({
+      name: 'token_sidecar_upstream_ratelimit_remaining',
+      help: "The upstream's last X-RateLimit-Remaining for the route: requests left in its window.",
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
+    upstreamRateLimitReset: new Gauge({
+      name: 'token_sidecar_upstream_ratelimit_reset_timestamp_seconds',
+      help: "Unix time the upstream's rate-limit window resets (from X-RateLimit-Reset, seconds from now or a Unix time).",
+      labelNames: ['route'] as const,
+      registers: [registry],
+    }),
     requestDuration: new Histogram({
       name: 'token_sidecar_request_duration_seconds',
       help: 'Time from receiving a request to the end of its answer.',
@@ -48,7 +66,7 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
     }),
     upstreamRetries: new Counter({
       name: 'token_sidecar_upstream_retries_total',
-      help: 'Requests retried upstream by the sidecar, by reason (unauthorized: a 401 answered with a fresh token).',
+      help: 'Requests retried upstream by the sidecar, by reason (unauthorized: a 401 answered with a fresh token; rate_limited: a 429 retried after its Retry-After).',
       labelNames: ['route', 'reason'] as const,
       registers: [registry],
     }),

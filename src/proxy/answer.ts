@@ -3,12 +3,13 @@ import type { Duplex } from 'node:stream';
 import { errorAnswer, SidecarError } from '../errors.js';
 
 /**
- * Any failure as a SidecarError; unknown ones become upstream_unavailable, never a crash.
+ * Any failure as a SidecarError; anything else is a fault inside the sidecar (`internal`, 500),
+ * never blamed on the upstream. Upstream transport failures are classified in forward.ts first.
  * SidecarErrors already carry their route (those without one come from the router, before a route is known).
  */
 export function asSidecarError(error: unknown, route?: string): SidecarError {
   if (error instanceof SidecarError) return error;
-  return new SidecarError('upstream_unavailable', { ...(route === undefined ? {} : { route }), detail: (error as Error)?.message ?? 'unexpected failure', cause: error });
+  return new SidecarError('internal', { ...(route === undefined ? {} : { route }), detail: (error as Error)?.message ?? 'unexpected failure', cause: error });
 }
 
 /** Writes the JSON error answer of SPEC §4 (or cuts the connection if headers already went out). */

@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { SidecarError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authorization } from '../token/provider.js';
 import { appResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
+import type { RateLimitGauges } from './rate-limit.js';
+import { isIdempotent, retryAfterMs } from './retry-after.js';
 import type { RouteMatch } from './router.js';
+import { classifyUpstreamFailure, upstreamError } from './upstream-failures.js';
 
 /** The token side as the proxy sees it: a header value per route, and a way to report a 401. */
 export interface TokenSource {
@@ -22,35 +24,36 @@ export interface ForwarderDeps {
   readonly pools: UpstreamPools;
   readonly tokens: TokenSource;
   readonly metrics: Metrics;
-  /** Bodies up to this size are buffered so a 401 can be retried with a fresh token. */
+  readonly rateLimits: RateLimitGauges;
+  /** Bodies up to this size are buffered so a 401 (or a 429) can be retried. */
   readonly retryBodyLimit: number;
+  /** Waits before a 429 retry; resolves early when the app leaves. Injected so tests need no real wait. */
+  readonly wait?: (ms: number, disconnect: Disconnect) => Promise<void>;
+  readonly now?: () => number;
 }
 
-type Body = { kind: 'none' } | { kind: 'buffered'; data: Buffer } | { kind: 'streamed' };
-
-function upstreamError(error: unknown, route: string): SidecarError {
-  const code = (error as { code?: string }).code ?? 'unknown';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new SidecarError('upstream_timeout', { route, detail: `upstream sent no headers in time (${code})` });
-  return new SidecarError('upstream_unavailable', { route, detail: `upstream request failed (${code})` });
-}
+type Body = { readonly kind: 'none' } | { readonly kind: 'buffered'; readonly data: Buffer } | { readonly kind: 'streamed' };
+/** Shared, so a bodiless or streamed request allocates no Body. */
+const NO_BODY: Body = { kind: 'none' };
+const STREAMED: Body = { kind: 'streamed' };
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Body> {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (!chunked && (length === undefined || length === '0')) return { kind: 'none' };
-  if (chunked || Number(length) > limit) return { kind: 'streamed' };
+  if (!chunked && (length === undefined || length === '0')) return NO_BODY;
+  if (chunked || Number(length) > limit) return STREAMED;
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return { kind: 'buffered', data: Buffer.concat(chunks) };
 }
 
 /**
- * Aborts the upstream request when the app leaves. undici takes an EventEmitter as `signal`;
- * an AbortController with its listener costs ~5 µs per request here, this ~0.15 µs. It must
- * not have an `aborted` property: undici 8 takes any object with one for an AbortSignal and
- * calls its addEventListener.
+ * Aborts the upstream request when the app leaves (the server's one `close` listener calls
+ * `abort`). undici takes an EventEmitter as `signal`; an AbortController with its listener costs
+ * ~5 µs per request here, this ~0.15 µs. It must not have an `aborted` property: undici 8 takes
+ * any object with one for an AbortSignal and calls its addEventListener.
  */
-class Disconnect extends EventEmitter {
+export class Disconnect extends EventEmitter {
   left = false;
 
   abort(): void {
@@ -59,45 +62,106 @@ class Disconnect extends EventEmitter {
   }
 }
 
-/** A sink for the body of a 401 that will be retried. */
+/** Node's own test for an `Expect` it would have answered with 100 (we answer it: `checkContinue`). */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+
+/** A sink for the body of a 401 or 429 that will be retried. */
 function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
 /**
+ * Headers on time: Node sends a head with the first body write. Small answers write their body in
+ * the same read as their headers (one write); when nothing followed by the next tick (SSE,
+ * long-poll, slow first byte), send the head alone.
+ */
+function flushIfPending(res: ServerResponse): void {
+  if (!(res as unknown as { _headerSent: boolean })._headerSent && !res.destroyed) res.flushHeaders();
+}
+
+function defaultWait(ms: number, disconnect: Disconnect): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      disconnect.off('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    disconnect.once('abort', done);
+  });
+}
+
+/** The upstream status sent on to the app; a held 401 or 429 to retry; undefined (failed or aborted). */
+type Outcome = number | 'unauthorized' | { readonly waitMs: number } | undefined;
+
+/**
  * Forwards one request on the route's keep-alive undici pool and streams the answer back.
- * A 401 with a replayable body is retried once with a fresh token.
+ * A 401 with a replayable body is retried once with a fresh token; with `retry429`, an
+ * idempotent replayable request answered 429 is retried once after its Retry-After.
  */
 export class Forwarder {
   readonly #deps: ForwarderDeps;
+  readonly #wait: (ms: number, disconnect: Disconnect) => Promise<void>;
+  readonly #now: () => number;
 
   constructor(deps: ForwarderDeps) {
     this.#deps = deps;
+    this.#wait = deps.wait ?? defaultWait;
+    this.#now = deps.now ?? Date.now;
   }
 
-  async forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch): Promise<void> {
+  async forward(req: IncomingMessage, res: ServerResponse, match: RouteMatch, disconnect: Disconnect): Promise<void> {
     const route = match.route.name;
-    const disconnect = new Disconnect();
-    // An app that leaves aborts its upstream request at once; undici then frees the connection.
-    res.once('close', () => {
-      if (!res.writableFinished) disconnect.abort();
-    });
-    const body = await readBody(req, this.#deps.retryBodyLimit);
     const { tokens } = this.#deps;
-    let authorization = await tokens.authorization(route);
-    const first = await this.#send(req, res, match, authorization, body, body.kind !== 'streamed', disconnect);
-    if (first !== 'held') return;
-    this.#deps.metrics.upstreamRetries.inc({ route, reason: 'unauthorized' });
-    authorization = await tokens.authorization(route);
-    const second = await this.#send(req, res, match, authorization, body, false, disconnect);
-    if (typeof second === 'number') tokens.retried(route, authorization.tokenId, second === 401);
+    const expectsContinue = req.headers.expect !== undefined && CONTINUE.test(req.headers.expect);
+    let authorization: Authorization;
+    try {
+      authorization = await tokens.authorization(route);
+    } catch (error) {
+      // The app waits for 100 before its body: answer now, it sends none, and the connection closes.
+      if (expectsContinue) res.setHeader('connection', 'close');
+      throw error;
+    }
+    if (expectsContinue) res.writeContinue();
+    let body: Body;
+    try {
+      body = await readBody(req, this.#deps.retryBodyLimit);
+    } catch (error) {
+      // The app left while its body was being read: nothing to answer, counted 499, never an upstream failure.
+      if (disconnect.left || req.destroyed) return void res.destroy();
+      throw error;
+    }
+    const replayable = body.kind !== 'streamed';
+    let allow401 = replayable;
+    let allow429 = replayable && match.route.retry429 !== undefined && isIdempotent(req.method);
+    let tokenRetried = false;
+    let outcome = await this.#send(req, res, match, authorization, body, allow401, allow429, disconnect);
+    // At most one retry per reason: a 401 with a fresh token, a 429 after its Retry-After.
+    while (outcome !== undefined && typeof outcome !== 'number') {
+      if (outcome === 'unauthorized') {
+        allow401 = false;
+        tokenRetried = true;
+        this.#deps.metrics.upstreamRetries.inc({ route, reason: 'unauthorized' });
+        authorization = await tokens.authorization(route);
+      } else {
+        allow429 = false;
+        this.#deps.metrics.upstreamRetries.inc({ route, reason: 'rate_limited' });
+        await this.#wait(outcome.waitMs, disconnect);
+        if (disconnect.left) return;
+      }
+      outcome = await this.#send(req, res, match, authorization, body, allow401, allow429, disconnect);
+      if (tokenRetried && typeof outcome === 'number') {
+        tokens.retried(route, authorization.tokenId, outcome === 401);
+        tokenRetried = false;
+      }
+    }
   }
 
-  /** The upstream status sent on to the app, `held` for a 401 held back for a retry, or undefined (failed or aborted). */
-  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, authorization: Authorization, body: Body, mayRetry: boolean, signal: Disconnect): Promise<number | 'held' | undefined> {
-    let outcome: number | 'held' | undefined;
+  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, authorization: Authorization, body: Body, retry401: boolean, retry429: boolean, signal: Disconnect): Promise<Outcome> {
+    let outcome: Outcome;
+    const route = match.route;
     try {
-      await this.#deps.pools.upstream(match.route).stream(
+      await this.#deps.pools.upstream(route).stream(
         {
           path: match.upstreamPath,
           method: req.method as string,
@@ -106,12 +170,21 @@ export class Forwarder {
           signal,
         },
         ({ statusCode, headers }) => {
-          if (statusCode === 401 && mayRetry && this.#deps.tokens.unauthorized(match.route.name, authorization.tokenId)) {
-            outcome = 'held';
+          this.#deps.rateLimits.observe(route.name, headers);
+          if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId)) {
+            outcome = 'unauthorized';
             return discard();
+          }
+          if (statusCode === 429 && retry429) {
+            const waitMs = retryAfterMs(headers, this.#now());
+            if (waitMs !== undefined && waitMs <= (route.retry429?.maxWait ?? 0)) {
+              outcome = { waitMs };
+              return discard();
+            }
           }
           outcome = statusCode;
           res.writeHead(statusCode, appResponseHeaders(headers));
+          process.nextTick(flushIfPending, res);
           return res;
         },
       );
@@ -122,7 +195,12 @@ export class Forwarder {
         res.destroy(error as Error);
         return undefined;
       }
-      throw upstreamError(error, match.route.name);
+      const failure = classifyUpstreamFailure(error);
+      if (failure === 'app_left') {
+        res.destroy();
+        return undefined;
+      }
+      throw upstreamError(failure, error, route.name);
     }
     return outcome;
   }

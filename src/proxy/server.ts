@@ -5,7 +5,7 @@ import { SidecarError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { methodLabel, UNMATCHED_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { asSidecarError, sendError, sendErrorOnSocket } from './answer.js';
-import type { Forwarder } from './forward.js';
+import { Disconnect, type Forwarder } from './forward.js';
 import type { Router } from './router.js';
 import type { WebSocketForwarder } from './websocket.js';
 
@@ -24,43 +24,68 @@ export interface ProxyServerDeps {
 export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig): Server {
   const { router, forwarder, websockets, metrics, logger, inflight } = deps;
 
+  /** One answer settled (plain or upgrade): drain accounting, metrics, access log. */
+  function settle(route: string, method: string | undefined, code: string, started: bigint): void {
+    inflight.count -= 1;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.requests.inc({ route, method: methodLabel(method), code });
+    metrics.requestDuration.observe({ route }, seconds);
+    if (deps.accessLog) logger.info({ event: 'access', route, method, status: Number(code), durationMs: Math.round(seconds * 1000) });
+    if (inflight.draining && inflight.count === 0) inflight.onIdle?.();
+  }
+
+  function failed(route: string, error: unknown): SidecarError {
+    const failure = asSidecarError(error, route === UNMATCHED_ROUTE ? undefined : route);
+    if (failure.status >= 500) logger.warn({ event: 'request_failed', route, error: failure.code, detail: failure.message });
+    return failure;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     let route = UNMATCHED_ROUTE;
     inflight.count += 1;
     if (inflight.draining) res.setHeader('connection', 'close');
+    // The request's one `close` listener: an app that leaves first aborts the upstream request and counts 499.
+    const disconnect = new Disconnect();
     res.once('close', () => {
-      inflight.count -= 1;
-      const code = res.writableFinished ? String(res.statusCode) : '499';
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.requests.inc({ route, method: methodLabel(req.method), code });
-      metrics.requestDuration.observe({ route }, seconds);
-      if (deps.accessLog) logger.info({ event: 'access', route, method: req.method, status: Number(code), durationMs: Math.round(seconds * 1000) });
-      if (inflight.draining && inflight.count === 0) inflight.onIdle?.();
+      if (!res.writableFinished) disconnect.abort();
+      settle(route, req.method, res.writableFinished ? String(res.statusCode) : '499', started);
     });
     try {
       const match = router.match(req.url, ownRoute);
       route = match.route.name;
-      await forwarder.forward(req, res, match);
+      await forwarder.forward(req, res, match, disconnect);
     } catch (error) {
-      const failure = asSidecarError(error, route === UNMATCHED_ROUTE ? undefined : route);
-      if (failure.status >= 500) logger.warn({ event: 'request_failed', route, error: failure.code, detail: failure.message });
-      sendError(res, failure);
+      if (!disconnect.left) sendError(res, failed(route, error));
     }
   }
 
   const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void handle(req, res));
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  // Expect: 100-continue is answered by the forwarder once the token is in hand, not by Node at once.
+  server.on('checkContinue', (req, res) => void handle(req, res));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void upgrade(req, socket, head));
+
+  /** An upgrade counts like a request while its handshake runs (101 once upgraded, 499 if the app left). */
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = process.hrtime.bigint();
+    let route = UNMATCHED_ROUTE;
+    inflight.count += 1;
     socket.on('error', () => socket.destroy());
-    let route: string | undefined;
+    let code = '499';
     try {
       const match = router.match(req.url, ownRoute);
       route = match.route.name;
-      websockets.upgrade(req, socket, head, match).catch((error: unknown) => sendErrorOnSocket(socket, asSidecarError(error, route)));
+      const status = await websockets.upgrade(req, socket, head, match);
+      if (status !== undefined) code = String(status);
     } catch (error) {
-      sendErrorOnSocket(socket, asSidecarError(error, route));
+      const failure = failed(route, error);
+      if (!socket.destroyed) {
+        sendErrorOnSocket(socket, failure);
+        code = String(failure.status);
+      }
     }
-  });
+    settle(route, req.method, code, started);
+  }
   // A proxy that tunnels CONNECT could carry a token anywhere: refuse it.
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());

@@ -52,7 +52,7 @@ describe('HTTPS upstreams', () => {
   });
 });
 
-describe('WebSocket upgrades (http-proxy-3)', () => {
+describe('WebSocket upgrades', () => {
   function exchange(url: string): Promise<string> {
     return new Promise((resolvePromise, reject) => {
       const socket = new WebSocket(url, { headers: { authorization: 'Bearer the-apps-own' } });

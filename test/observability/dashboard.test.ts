@@ -64,6 +64,8 @@ const REQUIRED_PANELS: Array<{ title: string; metrics: string[]; contains?: stri
   { title: 'Seconds until token expiry', metrics: ['token_sidecar_token_expiry_timestamp_seconds'], contains: ['- time()'] },
   { title: 'Token cache by result', metrics: ['token_sidecar_token_cache_total'], contains: ['by (result)'] },
   { title: 'Upstream retries by route and reason', metrics: ['token_sidecar_upstream_retries_total'] },
+  { title: 'Upstream rate limit remaining', metrics: ['token_sidecar_upstream_ratelimit_remaining'], contains: ['min by (route)'] },
+  { title: 'Open WebSockets', metrics: ['token_sidecar_websockets'] },
   {
     title: 'Token refresh duration p99',
     metrics: ['token_sidecar_token_refresh_duration_seconds_bucket'],
@@ -226,6 +228,9 @@ async function startSpecExporter(): Promise<{ target: string; close(): Promise<v
   const requests = new Counter(metric('token_sidecar_requests_total'));
   const requestDuration = new Histogram(metric('token_sidecar_request_duration_seconds'));
   const retries = new Counter(metric('token_sidecar_upstream_retries_total'));
+  const websockets = new Gauge(metric('token_sidecar_websockets'));
+  const rateLimitRemaining = new Gauge(metric('token_sidecar_upstream_ratelimit_remaining'));
+  const rateLimitReset = new Gauge(metric('token_sidecar_upstream_ratelimit_reset_timestamp_seconds'));
 
   const server = createServer((_req, res) => {
     for (const route of ['covver', 'light']) {
@@ -234,6 +239,9 @@ async function startSpecExporter(): Promise<{ target: string; close(): Promise<v
       }
       refreshDuration.observe({ route, provider: route }, 0.08);
       expiry.set({ route }, Date.now() / 1000 + 300);
+      websockets.set({ route }, 2);
+      rateLimitRemaining.set({ route }, 120);
+      rateLimitReset.set({ route }, Date.now() / 1000 + 30);
       for (const result of ['hit', 'miss', 'coalesced']) cache.inc({ route, result });
       requests.inc({ route, method: 'GET', code: '200' }, 10);
       requests.inc({ route, method: 'GET', code: '503' });

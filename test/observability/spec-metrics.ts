@@ -16,6 +16,9 @@ export const SPEC_METRICS: readonly SpecMetric[] = [
   { name: 'token_sidecar_token_expiry_timestamp_seconds', type: 'gauge', labels: ['route'] },
   { name: 'token_sidecar_token_cache_total', type: 'counter', labels: ['route', 'result'] },
   { name: 'token_sidecar_requests_total', type: 'counter', labels: ['route', 'method', 'code'] },
+  { name: 'token_sidecar_websockets', type: 'gauge', labels: ['route'] },
+  { name: 'token_sidecar_upstream_ratelimit_remaining', type: 'gauge', labels: ['route'] },
+  { name: 'token_sidecar_upstream_ratelimit_reset_timestamp_seconds', type: 'gauge', labels: ['route'] },
   { name: 'token_sidecar_request_duration_seconds', type: 'histogram', labels: ['route'] },
   { name: 'token_sidecar_upstream_retries_total', type: 'counter', labels: ['route', 'reason'] },
   // Beyond SPEC §5's table, documented in the README: a grant the store has not accepted is
