@@ -39,9 +39,12 @@ export class RateLimiter {
   readonly #now: () => number;
   readonly #windows = new Map<string, { start: number; used: number }>();
 
-  constructor(policy: RateLimitPolicy, now: () => number) {
+  readonly #enforce: boolean;
+
+  constructor(policy: RateLimitPolicy, now: () => number, enforce: boolean) {
     this.#policy = policy;
     this.#now = now;
+    this.#enforce = enforce;
   }
 
   /** Counts one request for `key`, sets the headers on `res`; true if it was over the limit (answered 429). */
@@ -59,14 +62,14 @@ export class RateLimiter {
     res.setHeader(names.limit, String(limit));
     res.setHeader(names.remaining, String(Math.max(0, limit - window.used)));
     res.setHeader(names.reset, String(this.#policy.reset === 'unix' ? resetAt : secondsLeft));
-    if (window.used <= limit) return false;
+    if (window.used <= limit || !this.#enforce) return false;
     sendJson(res, 429, this.#policy.tooMany, { 'retry-after': String(secondsLeft) });
     return true;
   }
 }
 
 /** The provider's limiter, or undefined for providers that document none. */
-export function rateLimiterFor(provider: EmulatedProvider, now: () => number): RateLimiter | undefined {
+export function rateLimiterFor(provider: EmulatedProvider, now: () => number, mode: 'headers' | 'enforce' = 'headers'): RateLimiter | undefined {
   const policy = POLICIES[provider];
-  return policy === undefined ? undefined : new RateLimiter(policy, now);
+  return policy === undefined ? undefined : new RateLimiter(policy, now, mode === 'enforce');
 }

@@ -44,7 +44,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
     apiKeys: resolved.apiKeys,
     faults: new FaultSlot<ApiFault>(),
     lifecycle,
-    rateLimiter: rateLimiterFor(provider, resolved.now),
+    rateLimiter: rateLimiterFor(provider, resolved.now, options.rateLimit),
   };
   const webSocket = new WebSocketEcho(apiContext);
 

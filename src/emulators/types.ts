@@ -24,6 +24,12 @@ export interface EmulatorOptions {
   apiKeys?: string[];
   /** Clock in ms, default Date.now, so tests can move time instead of sleeping. */
   now?: () => number;
+  /**
+   * The documented rate limits (Light 300/min, Cobee): `headers` (default) sends the providers'
+   * `X-RateLimit-*` headers without ever refusing, so load tests and benchmarks measure the
+   * sidecar; `enforce` also answers 429 with `Retry-After` past the limit, as the real APIs do.
+   */
+  rateLimit?: 'headers' | 'enforce';
 }
 
 export type TokenFault =

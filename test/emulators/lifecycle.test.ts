@@ -129,9 +129,9 @@ describe('emulator lifecycle and options', () => {
       await postJson(cobee.tokenUrl, DEMO_CLIENTS.cobee);
       await postJson(cobee.tokenUrl, {});
       await call(`${cobee.apiUrl}/me`);
-      expect(stats).toEqual({ tokenRequests: 2, byGrant: { client_credentials: 1, invalid: 1 }, issuedTokens: 1, apiRequests: 1, apiUnauthorized: 1, apiAuthorized: 0 });
+      expect(stats).toEqual({ tokenRequests: 2, byGrant: { client_credentials: 1, invalid: 1 }, issuedTokens: 1, apiRequests: 1, apiUnauthorized: 1, apiAuthorized: 0, refreshReplays: 0 });
       cobee.resetStats();
-      expect(stats).toEqual({ tokenRequests: 0, byGrant: {}, issuedTokens: 0, apiRequests: 0, apiUnauthorized: 0, apiAuthorized: 0 });
+      expect(stats).toEqual({ tokenRequests: 0, byGrant: {}, issuedTokens: 0, apiRequests: 0, apiUnauthorized: 0, apiAuthorized: 0, refreshReplays: 0 });
       expect(cobee.stats).toBe(stats);
     } finally {
       await cobee.close();
