@@ -110,6 +110,28 @@ await yargs(hideBin(process.argv))
     },
   )
   .command(
+    'emulate',
+    'start the built-in provider emulators alone (for an app team\'s local development and tests); prints their token URLs, client ids and secrets',
+    (command) =>
+      command
+        .option('port', { type: 'number', default: 8900, describe: 'port of the first emulator; the others take the next ports (0: any free ports)' })
+        .option('lifetime', { type: 'number', describe: 'access-token lifetime, seconds (default: each provider\'s documented one)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the listing as one JSON line' }),
+    async (argv) => {
+      try {
+        // Loaded only for this command: the sidecar itself never needs the emulators.
+        const { describeEmulators, startEmulate } = await import('./commands/emulate.js');
+        const running = await startEmulate({ port: argv.port, lifetimeSeconds: argv.lifetime });
+        const stop = () => void running.close().then(() => process.exit(EXIT.ok), (error: unknown) => fail(error));
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        process.stdout.write(argv.json ? `${JSON.stringify({ emulators: running.listings })}\n` : describeEmulators(running.listings, argv.lifetime));
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .command(
     'authorize <route>',
     'exchange a one-time authorization code (Petje.af, Light, oauth2) and store the refresh token; without --code, an oauth2 route with authorizeUrl prints the consent URL (PKCE) and reads the code or redirect address from stdin',
     (command) =>
