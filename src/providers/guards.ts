@@ -40,9 +40,10 @@ function optionalLifetime(record: Record<string, unknown>, field: string): numbe
   return seconds;
 }
 
-/** Reads `{access, refresh?, expires?}` under the given field names (camelCase or snake_case). */
-export function readTokenSet(body: unknown, fields: { access: string; refresh: string; expires: string }): TokenSet {
+/** Reads `{access, refresh?, expires?}` under the given field names (camelCase or snake_case); `type`, if named, must be a string when present. */
+export function readTokenSet(body: unknown, fields: { access: string; refresh: string; expires: string; type?: string }): TokenSet {
   const record = asRecord(body);
+  if (fields.type !== undefined) optionalToken(record, fields.type);
   return {
     accessToken: requireToken(record, fields.access),
     refreshToken: optionalToken(record, fields.refresh),
