@@ -6,7 +6,7 @@ import { createApp, type Addresses, type App } from './app.js';
 import { authorizableRoute, authorize, UsageError } from './commands/authorize.js';
 import { codeFromAnswer, startConsent } from './commands/consent.js';
 import { describeConfig } from './commands/check.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, loadConfig, loadDescribedProviders } from './config/load.js';
 import { demoInstructions, startDemo } from './demo.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 
@@ -111,7 +111,7 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'emulate',
-    'start the built-in provider emulators alone (for an app team\'s local development and tests); prints their token URLs, client ids and secrets',
+    'start the built-in provider emulators alone (for an app team\'s local development and tests), and one for each provider described in --config; prints their token URLs, client ids and secrets',
     (command) =>
       command
         .option('port', { type: 'number', default: 8900, describe: 'port of the first emulator; the others take the next ports (0: any free ports)' })
@@ -121,7 +121,8 @@ await yargs(hideBin(process.argv))
       try {
         // Loaded only for this command: the sidecar itself never needs the emulators.
         const { describeEmulators, startEmulate } = await import('./commands/emulate.js');
-        const running = await startEmulate({ port: argv.port, lifetimeSeconds: argv.lifetime });
+        const described = argv.config === undefined ? {} : loadDescribedProviders(argv.config);
+        const running = await startEmulate({ port: argv.port, lifetimeSeconds: argv.lifetime, described });
         const stop = () => void running.close().then(() => process.exit(EXIT.ok), (error: unknown) => fail(error));
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);

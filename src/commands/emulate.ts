@@ -1,4 +1,5 @@
-import { DEMO_CLIENTS, DEMO_LIGHT_API_KEY, startEmulator, type Emulator, type EmulatorOptions } from '../emulators/index.js';
+import type { ProviderDescription } from '../config/provider-description.js';
+import { DEMO_CLIENTS, DEMO_LIGHT_API_KEY, describedDemoClient, startDescribedEmulator, startEmulator, type Emulator, type EmulatorClient, type EmulatorOptions } from '../emulators/index.js';
 import { UsageError } from './authorize.js';
 
 export interface EmulateOptions {
@@ -6,6 +7,8 @@ export interface EmulateOptions {
   readonly port: number;
   readonly lifetimeSeconds: number | undefined;
   readonly host?: string;
+  /** Described providers (a config's `providers`), emulated after the built-ins, in order. */
+  readonly described?: Readonly<Record<string, ProviderDescription>>;
 }
 
 /** What one running emulator offers an app: its URLs and the demo credentials it accepts. */
@@ -29,8 +32,9 @@ export interface RunningEmulators {
 
 const BUILT_IN = ['covver', 'cobee', 'petje', 'light'] as const;
 
-function listing(emulator: Emulator, clientId: string, clientSecret: string): EmulatorListing {
-  const consent = emulator.provider === 'petje' || emulator.provider === 'light';
+/** `consent`: the provider's first token comes from a refresh token, so the listing offers a live one. */
+function listing(emulator: Emulator<string>, client: EmulatorClient, consent: boolean): EmulatorListing {
+  const { clientId, clientSecret } = client;
   return {
     provider: emulator.provider,
     tokenUrl: emulator.tokenUrl,
@@ -45,34 +49,39 @@ function listing(emulator: Emulator, clientId: string, clientSecret: string): Em
 
 /** Starts the four built-in emulators one after the other on consecutive ports (or free ones). */
 export async function startEmulate(options: EmulateOptions): Promise<RunningEmulators> {
-  const count = BUILT_IN.length;
+  const described = Object.entries(options.described ?? {});
+  const count = BUILT_IN.length + described.length;
   if (!Number.isInteger(options.port) || options.port < 0 || options.port + count - 1 > 65535) {
     throw new UsageError(`--port: expected 0 (any free ports) or a port up to ${65536 - count} (the emulators take ${count} ports from it), got ${options.port}`);
   }
   if (options.lifetimeSeconds !== undefined && (!Number.isInteger(options.lifetimeSeconds) || options.lifetimeSeconds < 1)) {
     throw new UsageError(`--lifetime: expected a whole number of seconds, at least 1, got ${options.lifetimeSeconds}`);
   }
-  const started: Emulator[] = [];
+  const started: Emulator<string>[] = [];
+  const listings: EmulatorListing[] = [];
   const close = async () => {
     await Promise.all(started.map((emulator) => emulator.close()));
   };
+  const optionsAt = (index: number): EmulatorOptions => ({
+    host: options.host ?? '127.0.0.1',
+    port: options.port === 0 ? 0 : options.port + index,
+    ...(options.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.lifetimeSeconds }),
+  });
   try {
     for (const [index, provider] of BUILT_IN.entries()) {
-      const emulatorOptions: EmulatorOptions = {
-        host: options.host ?? '127.0.0.1',
-        port: options.port === 0 ? 0 : options.port + index,
-        ...(options.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.lifetimeSeconds }),
-      };
-      started.push(await startEmulator(provider, emulatorOptions));
+      const emulator = await startEmulator(provider, optionsAt(index));
+      started.push(emulator);
+      listings.push(listing(emulator, DEMO_CLIENTS[provider], provider === 'petje' || provider === 'light'));
+    }
+    for (const [offset, [name, description]] of described.entries()) {
+      const emulator = await startDescribedEmulator(name, description, optionsAt(BUILT_IN.length + offset));
+      started.push(emulator);
+      listings.push(listing(emulator, describedDemoClient(name), description.grant === undefined));
     }
   } catch (error) {
     await close();
     throw error;
   }
-  const listings = started.map((emulator) => {
-    const client = DEMO_CLIENTS[emulator.provider as (typeof BUILT_IN)[number]];
-    return listing(emulator, client.clientId, client.clientSecret);
-  });
   return { listings, close };
 }
 

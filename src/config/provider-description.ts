@@ -24,7 +24,7 @@ export function placeholderOf(value: string): Placeholder | undefined {
 
 const fieldValue = z.string({ error: 'expected a string: a literal, "{credentialField}" or "{credentialField?}"' }).superRefine((value, ctx) => {
   if (placeholderOf(value) === undefined && /[{}]/.test(value)) {
-    ctx.addIssue({ code: 'custom', message: `a placeholder fills the whole value: write "{name}" (or "{name?}" for an optional field), got "${value}"` });
+    ctx.addIssue({ code: 'custom', message: `a placeholder must fill the whole value: write "{name}" (or "{name?}" for an optional field), got "${value}"` });
   }
 });
 
@@ -45,7 +45,7 @@ function grantFields(own: readonly string[], required: readonly string[]) {
     }
     for (const reserved of ['refreshToken', 'code'].filter((name) => !own.includes(name))) {
       const entry = used.get(reserved);
-      if (entry) ctx.addIssue({ code: 'custom', path: [entry.field], message: `"{${reserved}}" belongs in ${reserved === 'code' ? 'authorizationCode.fields' : 'refresh.fields'} only` });
+      if (entry) ctx.addIssue({ code: 'custom', path: [entry.field], message: `"{${reserved}}" is the grant's own value: use it in ${reserved === 'code' ? 'authorizationCode.fields' : 'refresh.fields'} only` });
     }
   });
 }

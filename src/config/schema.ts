@@ -111,7 +111,7 @@ export const configSchema = z.strictObject({
     .superRefine((providers, ctx) => {
       for (const name of Object.keys(providers)) {
         if (builtInProvider(name) !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `is a built-in provider; give the described one another name` });
-        else if (!DESCRIBED_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'provider names are lower-case letters, digits, "_" or "-", starting with a letter' });
+        else if (!DESCRIBED_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'expected a provider name of lower-case letters, digits, "_" or "-", starting with a letter' });
       }
     })
     .default({}),
@@ -197,6 +197,8 @@ export function routeDialect(provider: string, providers: RawConfig['providers']
 export const validatedConfigSchema = configSchema.superRefine((config, ctx) => {
   for (const [name, route] of Object.entries(config.routes)) {
     if (builtInProvider(route.provider) !== undefined) continue;
+    // A broken description is reported once, at its own keys, not again at every route using it.
+    if (ctx.issues.some((issue) => issue.path?.[0] === 'providers' && issue.path[1] === route.provider)) continue;
     const dialect = routeDialect(route.provider, config.providers);
     if (dialect === undefined) {
       const described = Object.keys(config.providers);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, runCli, waitFor } from '../support/sidecar.js';
+import { CLI, runCli, waitFor, writeConfig } from '../support/sidecar.js';
 
 // `token-sidecar emulate` as an app team runs it: spawned, its listing read from stdout.
 interface Listed {
@@ -86,6 +86,44 @@ describe('token-sidecar emulate', () => {
     expect(emulators[1]?.clientId).toBe('demo-cobee');
     child.kill('SIGINT');
     expect(await exited).toBe(0);
+  });
+
+  it('with --config, a described provider gets an emulator from its description (routes and their secrets are not needed)', async () => {
+    const file = await writeConfig({
+      providers: {
+        acme: {
+          tokenUrl: 'https://auth.acme.example/v2/auth/login',
+          encoding: 'json',
+          grant: { fields: { grant: 'client', id: '{clientId}', key: '{clientSecret}' } },
+          response: { accessToken: 'sessionToken', expiresIn: 'validFor' },
+          send: { header: 'x-acme-session', scheme: 'Session' },
+        },
+      },
+      routes: { acme: { provider: 'acme', upstream: 'https://api.acme.example', credentials: { clientId: '${env:NOT_SET_HERE}', clientSecret: '${file:/nonexistent}' } } },
+    });
+    const { process: child, blocks, exited } = await emulate(['--port', '0', '--config', file]);
+    expect(Object.keys(blocks)).toEqual(['covver', 'cobee', 'petje', 'light', 'acme']);
+    const acme = blocks.acme as Record<string, string>;
+    expect(acme.tokenUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v2\/auth\/login$/);
+    const token = await request(acme.tokenUrl as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant: 'client', id: acme.clientId, key: acme.clientSecret }),
+    });
+    expect(token.statusCode).toBe(200);
+    const { sessionToken } = (await token.body.json()) as { sessionToken: string };
+    const api = await request(`${acme.apiUrl}/whoami`, { headers: { 'x-acme-session': `Session ${sessionToken}` } });
+    expect(api.statusCode).toBe(200);
+    expect(((await api.body.json()) as { clientId: string }).clientId).toBe('demo-acme');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('exits 2 naming the key of a broken description in --config', async () => {
+    const file = await writeConfig({ providers: { acme: { encoding: 'xml', grant: { fields: { id: '{clientId}' } } } }, routes: {} });
+    const { code, stderr } = await runCli(['emulate', '--port', '0', '--config', file]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('providers.acme.encoding');
   });
 
   it.each([
