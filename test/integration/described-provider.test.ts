@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describedDemoClient, startDescribedEmulator, type Emulator, type ProviderDescriptionInput } from '../../src/emulators/index.js';
@@ -77,6 +81,20 @@ describe('a provider described in config, end to end', () => {
     expect(emulator.stats.byGrant.refresh_token).toBeGreaterThanOrEqual(3);
     // The described emulator rotates and revokes the family on reuse: a replay would show here and break the chain.
     expect(emulator.stats.refreshReplays).toBe(0);
+  });
+
+  it("the README's complete example is a valid config", async () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Describing a provider in config'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] as string;
+    const dir = await mkdtemp(join(tmpdir(), 'token-sidecar-described-'));
+    await writeFile(join(dir, 'secret'), 'readme-secret');
+    const file = join(dir, 'config.yaml');
+    await writeFile(file, example.replace('/var/run/secrets/acme/clientSecret', join(dir, 'secret')));
+    const { code, stdout, stderr } = await runCli(['check', '--config', file], { ACME_CLIENT_ID: 'readme-client' });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('refreshUrl: https://auth.acme.example/v2/session/renew');
   });
 
   it('check prints the derived refresh URL of a described provider', async () => {

@@ -34,6 +34,13 @@ describe("the package's emulators entry point", () => {
     expect(Object.keys(built).sort()).toEqual(Object.keys(source).sort());
   });
 
+  it("the README's app-test example is the one run here", () => {
+    const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
+    const example = /run in CI as \[`test\/fixtures\/app\/emulators\.app-test\.ts`\][^\n]*\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    const fixture = readFileSync(resolve(APP, 'emulators.app-test.ts'), 'utf8').replace(/^(\/\/.*\n)+/, '');
+    expect(example).toBe(fixture);
+  });
+
   it("an app's own test imports it with plain node and passes", async () => {
     const { code, output } = await run(process.execPath, ['--test', '--test-reporter=tap', resolve(APP, 'emulators.app-test.ts')]);
     expect(output).toContain('# pass 2');
