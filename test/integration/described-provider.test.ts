@@ -19,14 +19,26 @@ const ACME: ProviderDescriptionInput = {
   send: { header: 'X-Acme-Session', scheme: 'Session' },
 };
 
+// Form-encoded, consent-only (no grant: the first token comes from a bootstrap refresh token),
+// snake_case defaults, the bare token in an API-key header.
+const KEYED: ProviderDescriptionInput = {
+  encoding: 'form',
+  refresh: { fields: { grant_type: 'refresh_token', refresh_token: '{refreshToken}', client_id: '{clientId}', client_secret: '{clientSecret}' } },
+  authorizationCode: { fields: { grant_type: 'authorization_code', code: '{code}', client_id: '{clientId}', client_secret: '{clientSecret}' } },
+  send: { header: 'x-api-token', scheme: '' },
+};
+
 let emulator: Emulator<string>;
+let keyed: Emulator<string>;
 let sidecar: RunningSidecar;
 
 beforeAll(async () => {
   emulator = await startDescribedEmulator('acme', ACME, { lifetimeSeconds: 3600 });
+  keyed = await startDescribedEmulator('keyed', KEYED);
   sidecar = await startSidecar({
-    providers: { acme: ACME },
+    providers: { acme: ACME, keyed: KEYED },
     routes: {
+      keyed: { provider: 'keyed', upstream: keyed.apiUrl, tokenUrl: keyed.tokenUrl, credentials: { ...describedDemoClient('keyed'), refreshToken: keyed.issueRefreshToken() } },
       acme: { provider: 'acme', upstream: emulator.apiUrl, tokenUrl: emulator.tokenUrl, credentials: describedDemoClient('acme') },
       'acme-account': { provider: 'acme', upstream: emulator.apiUrl, tokenUrl: emulator.tokenUrl, credentials: { ...describedDemoClient('acme'), accountId: '42' } },
     },
@@ -36,6 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   expect(await sidecar?.stop()).toBe(0);
   await emulator?.close();
+  await keyed?.close();
 });
 
 interface WhoAmI {
@@ -81,6 +94,18 @@ describe('a provider described in config, end to end', () => {
     expect(emulator.stats.byGrant.refresh_token).toBeGreaterThanOrEqual(3);
     // The described emulator rotates and revokes the family on reuse: a replay would show here and break the chain.
     expect(emulator.stats.refreshReplays).toBe(0);
+  });
+
+  it('a form-encoded, consent-only provider sends the bare token in its API-key header and rotates from the bootstrap', async () => {
+    expect(keyed.tokenUrl).toMatch(/\/oauth\/token$/);
+    for (let round = 0; round < 3; round += 1) {
+      if (round > 0) keyed.expireAllAccessTokens();
+      const answer = await whoami('keyed', { 'x-api-token': 'forged-by-the-app' });
+      expect(answer.status, `round ${round}`).toBe(200);
+      expect(answer.body.clientId).toBe('demo-keyed');
+    }
+    expect(keyed.stats.byGrant).toEqual({ refresh_token: 3 });
+    expect(keyed.stats.refreshReplays).toBe(0);
   });
 
   it("the README's complete example is a valid config", async () => {
