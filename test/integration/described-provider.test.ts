@@ -128,5 +128,6 @@ describe('a provider described in config, end to end', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('refreshUrl: https://auth.acme.example/v2/session/renew');
     expect(stdout).toContain('provider: acme');
+    expect(stdout).toContain('sends: "x-acme-session: Session <token>"');
   });
 });
