@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { DEMO_CLIENTS, startEmulators } from '../../src/emulators/index.js';
 import { secretVolume } from '../support/secret-volume.js';
-import { runCli, startSidecarWithFile } from '../support/sidecar.js';
+import { runCli, startSidecarWithFile, waitFor } from '../support/sidecar.js';
 import { ROOT, dataOf, only, render, tempDir } from './kit.js';
 
 type EmulatorSet = Awaited<ReturnType<typeof startEmulators>>;
@@ -107,7 +107,9 @@ describe('the chart’s ConfigMap and Secret drive the real sidecar', () => {
     const sidecar = await startSidecarWithFile(configFile);
     try {
       // The paths the chart's probes and scrape annotations point at.
-      for (const path of ['/healthz', '/readyz']) expect((await fetch(`${sidecar.adminUrl}${path}`)).status, path).toBe(200);
+      // /readyz (the startup probe) turns 200 once every route's first token attempt is done: poll it.
+      expect((await fetch(`${sidecar.adminUrl}/healthz`)).status).toBe(200);
+      await waitFor(async () => ((await fetch(`${sidecar.adminUrl}/readyz`)).status === 200 ? true : undefined), { what: '/readyz 200' });
 
       const covver = await fetch(`${sidecar.url}/covver/echo`, { method: 'POST', body: 'hello' });
       expect(covver.status).toBe(200);
