@@ -57,7 +57,7 @@ export function createApp(options: AppOptions) {
   });
   const tokens = new TokenProvider({
     routes: config.routes,
-    client: new TokenClient({ timeoutMs: config.timeouts.token, now: () => clock.now() }),
+    client: new TokenClient({ timeoutMs: config.timeouts.token, maxTokenBytes: config.refresh.maxTokenSize, now: () => clock.now() }),
     dispatcherFor: (route) => pools.tokenEndpoint(route),
     store,
     clock,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CLIENT_AUTH_METHODS } from '../providers/client-auth.js';
+import { DEFAULT_MAX_TOKEN_BYTES } from '../providers/guards.js';
 import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../providers/registry.js';
 import { parseDuration, parseSize } from './duration.js';
 
@@ -127,8 +128,10 @@ export const configSchema = z.strictObject({
       backoffMax: duration.default(60_000),
       rejectedRetry: duration.default(300_000),
       eager: z.boolean().default(true),
+      // An access token is header material on every request: a longer one is a broken answer.
+      maxTokenSize: size.pipe(z.number().min(64, 'must be at least 64 bytes')).default(DEFAULT_MAX_TOKEN_BYTES),
     })
-    .default({ ahead: 0.2, defaultLifetime: 300_000, maxLifetime: 86_400_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true }),
+    .default({ ahead: 0.2, defaultLifetime: 300_000, maxLifetime: 86_400_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true, maxTokenSize: DEFAULT_MAX_TOKEN_BYTES }),
   timeouts: z
     .strictObject({
       connect: duration.default(5_000),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CAMEL_CASE, clientPair, field, firstStringField, readTokenSet } from './guards.js';
+import { CAMEL_CASE, clientPair, field, knownErrorCode, OAUTH_ERROR_CODES, readTokenSet } from './guards.js';
 import type { ProviderDialect } from './types.js';
 
 /** Cobee Partners API: JSON client credentials, no refresh token: re-authenticate each time. */
@@ -18,5 +18,6 @@ export const cobee: ProviderDialect = {
   fallBackToInitialGrant: false,
   refreshTokenField: undefined,
   parseToken: (body) => readTokenSet(body, CAMEL_CASE),
-  errorCode: (body) => firstStringField(body, ['code', 'message']),
+  // Cobee documents 400 `{code: validation_error}`; its 401 carries only a message.
+  errorCode: (body) => knownErrorCode(body, ['code', 'error'], [...OAUTH_ERROR_CODES, 'validation_error']),
 };

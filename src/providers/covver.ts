@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CAMEL_CASE, clientPair, credentialField, field, firstStringField, readTokenSet } from './guards.js';
+import { CAMEL_CASE, clientPair, credentialField, field, knownErrorCode, OAUTH_ERROR_CODES, readTokenSet } from './guards.js';
 import type { ProviderDialect } from './types.js';
 
 /** Covver: JSON client credentials; refresh on a sibling path; falls back to client credentials. */
@@ -29,5 +29,6 @@ export const covver: ProviderDialect = {
   fallBackToInitialGrant: true,
   refreshTokenField: CAMEL_CASE.refresh,
   parseToken: (body) => readTokenSet(body, CAMEL_CASE),
-  errorCode: (body) => firstStringField(body, ['errorCode', 'error']),
+  // Covver documents `errorCode` as a string without listing values: these are the ones it is known to send.
+  errorCode: (body) => knownErrorCode(body, ['errorCode'], [...OAUTH_ERROR_CODES, 'INVALID_CLIENT_CREDENTIALS', 'INVALID_REFRESH_TOKEN', 'VALIDATION_ERROR']),
 };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { credentialField, field, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
+import { credentialField, field, knownErrorCode, OAUTH_ERROR_CODES, readTokenSet, SNAKE_CASE } from './guards.js';
 import { formGrants } from './form-oauth.js';
 import type { ProviderDialect } from './types.js';
 
@@ -37,5 +37,5 @@ export const light: ProviderDialect = {
   fallBackToInitialGrant: false,
   refreshTokenField: SNAKE_CASE.refresh,
   parseToken: (body) => readTokenSet(body, SNAKE_CASE),
-  errorCode: (body) => firstStringField(body, ['error']),
+  errorCode: (body) => knownErrorCode(body, ['error'], OAUTH_ERROR_CODES),
 };

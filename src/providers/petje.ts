@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clientPair, credentialField, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
+import { clientPair, credentialField, knownErrorCode, OAUTH_ERROR_CODES, readTokenSet, SNAKE_CASE } from './guards.js';
 import { formGrants } from './form-oauth.js';
 import type { ProviderDialect } from './types.js';
 
@@ -17,5 +17,6 @@ export const petje: ProviderDialect = {
   fallBackToInitialGrant: false,
   refreshTokenField: SNAKE_CASE.refresh,
   parseToken: (body) => readTokenSet(body, SNAKE_CASE),
-  errorCode: (body) => firstStringField(body, ['error', 'title']),
+  // A problem document's `title` is the status text, not a code: it becomes http_<status>.
+  errorCode: (body) => knownErrorCode(body, ['error'], OAUTH_ERROR_CODES),
 };
