@@ -1,8 +1,10 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { CLIENT_AUTH_METHODS } from '../providers/client-auth.js';
 import { DEFAULT_MAX_TOKEN_BYTES } from '../providers/guards.js';
 import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../providers/registry.js';
 import { parseDuration, parseSize } from './duration.js';
+import { isLoopbackHost } from './loopback.js';
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -33,6 +35,39 @@ const size = z.union([z.string(), z.number()], { error: 'expected a size such as
     return z.NEVER;
   }
   return bytes;
+});
+
+/** `guard.requireHeader`: "name: value", a header an SSRF primitive or a browser's simple request cannot set. */
+const requiredHeader = z.string({ error: 'expected "name: value", e.g. "x-token-sidecar: 1"' }).transform((value, ctx) => {
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)$/.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: 'expected "name: value" (a header name, a colon, a visible value), e.g. "x-token-sidecar: 1"' });
+    return z.NEVER;
+  }
+  return { name: (match[1] as string).toLowerCase(), value: match[2] as string };
+});
+
+/** A Host name accepted besides loopback (any port): a DNS name or an IP address, no port. */
+const DNS_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+const allowedHost = z
+  .string()
+  .refine((value) => DNS_NAME.test(value) || isIP(value) !== 0, 'expected a host name or IP address without port or brackets, e.g. "sidecar.internal"')
+  .transform((value) => value.toLowerCase().replace(/\.$/, ''));
+
+/** A browser Origin accepted: scheme://host[:port], exactly as browsers send it. */
+const allowedOrigin = z.string().transform((value, ctx) => {
+  let origin: string | undefined;
+  try {
+    const url = new URL(value);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '').toLowerCase()) origin = url.origin;
+  } catch {
+    origin = undefined;
+  }
+  if (origin === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected an origin: http(s)://host[:port] with no path, e.g. "http://localhost:3000"' });
+    return z.NEVER;
+  }
+  return origin;
 });
 
 /** A Redis node for Sentinel or Cluster. */
@@ -146,6 +181,15 @@ export const configSchema = z.strictObject({
       retryBodyLimit: size.default(1024 * 1024),
     })
     .default({ connections: 128, retryBodyLimit: 1024 * 1024 }),
+  // SPEC §2 guard: the proxy is an authenticated door to third-party APIs for whatever reaches it.
+  guard: z
+    .strictObject({
+      requireHeader: requiredHeader.optional(),
+      allowHosts: z.array(allowedHost).default([]),
+      allowOrigins: z.array(allowedOrigin).default([]),
+      allowNonLoopback: z.boolean().default(false),
+    })
+    .default({ allowHosts: [], allowOrigins: [], allowNonLoopback: false }),
   shutdownGrace: duration.default(20_000),
   accessLog: z.boolean().default(false),
   routes: z
@@ -174,9 +218,17 @@ export const validatedConfigSchema = configSchema.superRefine((config, ctx) => {
   if (config.store.lockTtl !== undefined && config.store.lockTtl < needed) {
     ctx.addIssue({ code: 'custom', path: ['store', 'lockTtl'], message: `must be at least ${needed} ms (timeouts.token × ${MAX_ATTEMPTS_PER_REFRESH} attempts + ${LOCK_MARGIN_MS} ms), or a slow token request outlives the lock and another replica spends the same refresh token; raise it or remove it (it defaults to that)` });
   }
+  if (!config.guard.allowNonLoopback) {
+    const listeners: Array<[PropertyKey[], HostPort | undefined]> = [[['listen'], config.listen], ...Object.entries(config.routes).map(([name, route]): [PropertyKey[], HostPort | undefined] => [['routes', name, 'listen'], route.listen])];
+    for (const [path, address] of listeners) {
+      if (address === undefined || isLoopbackHost(address.host)) continue;
+      ctx.addIssue({ code: 'custom', path, message: `${address.host} is not loopback: anything that reaches it could spend the routes' tokens; listen on 127.0.0.1, or set guard.allowNonLoopback: true to open it deliberately (and list the names it is called by in guard.allowHosts)` });
+    }
+  }
   if (config.refresh.maxLifetime < config.refresh.defaultLifetime) {
     ctx.addIssue({ code: 'custom', path: ['refresh', 'maxLifetime'], message: `must be at least refresh.defaultLifetime (${config.refresh.defaultLifetime} ms)` });
   }
 });
 
 export type RawConfig = z.output<typeof configSchema>;
+export type GuardConfig = RawConfig['guard'];

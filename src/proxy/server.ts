@@ -6,11 +6,14 @@ import type { Logger } from '../log.js';
 import { methodLabel, UNMATCHED_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { asSidecarError, sendError, sendErrorOnSocket } from './answer.js';
 import { Disconnect, type Forwarder } from './forward.js';
+import type { GuardVerdict, RequestGuard } from './request-guard.js';
 import type { Router } from './router.js';
 import type { WebSocketForwarder } from './websocket.js';
 
 export interface ProxyServerDeps {
   readonly router: Router;
+  /** SPEC §2 `guard`: asked before routing, so a refused request never touches a token. */
+  readonly guard: RequestGuard;
   readonly forwarder: Forwarder;
   readonly websockets: WebSocketForwarder;
   readonly metrics: Metrics;
@@ -34,6 +37,13 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
     if (inflight.draining && inflight.count === 0) inflight.onIdle?.();
   }
 
+  /** The guard's verdict; a refusal is logged with the check that made it (the answer says only forbidden_request). */
+  function admit(req: IncomingMessage): GuardVerdict {
+    const verdict = deps.guard.check(req.method, req.headers);
+    if (verdict.kind === 'refuse') logger.info({ event: 'request_forbidden', check: verdict.check, method: req.method, detail: verdict.error.message });
+    return verdict;
+  }
+
   function failed(route: string, error: unknown): SidecarError {
     const failure = asSidecarError(error, route === UNMATCHED_ROUTE ? undefined : route);
     if (failure.status >= 500) logger.warn({ event: 'request_failed', route, error: failure.code, detail: failure.message });
@@ -52,6 +62,10 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
       settle(route, req.method, res.writableFinished ? String(res.statusCode) : '499', started);
     });
     try {
+      const verdict = admit(req);
+      if (verdict.kind === 'refuse') throw verdict.error;
+      // A CORS preflight is never forwarded: the guard answered it.
+      if (verdict.kind === 'preflight') return void res.writeHead(204, verdict.headers).end();
       const match = router.match(req.url, ownRoute);
       route = match.route.name;
       await forwarder.forward(req, res, match, disconnect);
@@ -73,6 +87,8 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
     socket.on('error', () => socket.destroy());
     let code = '499';
     try {
+      const verdict = admit(req);
+      if (verdict.kind !== 'pass') throw verdict.kind === 'refuse' ? verdict.error : new SidecarError('forbidden_request', { detail: 'a CORS preflight cannot upgrade' });
       const match = router.match(req.url, ownRoute);
       route = match.route.name;
       const status = await websockets.upgrade(req, socket, head, match);
