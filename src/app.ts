@@ -77,6 +77,7 @@ export function createApp(options: AppOptions) {
     metrics,
     logger,
     accessLog: config.accessLog,
+    appTimeouts: { headers: config.timeouts.appHeaders, request: config.timeouts.appRequest },
     inflight,
   };
   const mainServer = createProxyServer(proxyDeps);

@@ -173,8 +173,11 @@ export const configSchema = z.strictObject({
       token: duration.default(10_000),
       upstreamHeaders: duration.default(30_000),
       idle: duration.default(60_000),
+      // The app is on loopback and sends its request at once: a slow one holds a socket for nothing (slowloris).
+      appHeaders: duration.pipe(z.number().gt(0, 'must be more than 0')).default(5_000),
+      appRequest: duration.default(60_000),
     })
-    .default({ connect: 5_000, token: 10_000, upstreamHeaders: 30_000, idle: 60_000 }),
+    .default({ connect: 5_000, token: 10_000, upstreamHeaders: 30_000, idle: 60_000, appHeaders: 5_000, appRequest: 60_000 }),
   upstream: z
     .strictObject({
       connections: z.number().int().min(1).max(10_000).default(128),
@@ -224,6 +227,9 @@ export const validatedConfigSchema = configSchema.superRefine((config, ctx) => {
       if (address === undefined || isLoopbackHost(address.host)) continue;
       ctx.addIssue({ code: 'custom', path, message: `${address.host} is not loopback: anything that reaches it could spend the routes' tokens; listen on 127.0.0.1, or set guard.allowNonLoopback: true to open it deliberately (and list the names it is called by in guard.allowHosts)` });
     }
+  }
+  if (config.timeouts.appRequest !== 0 && config.timeouts.appRequest < config.timeouts.appHeaders) {
+    ctx.addIssue({ code: 'custom', path: ['timeouts', 'appRequest'], message: `must be at least timeouts.appHeaders (${config.timeouts.appHeaders} ms), or 0 for no limit` });
   }
   if (config.refresh.maxLifetime < config.refresh.defaultLifetime) {
     ctx.addIssue({ code: 'custom', path: ['refresh', 'maxLifetime'], message: `must be at least refresh.defaultLifetime (${config.refresh.defaultLifetime} ms)` });

@@ -19,6 +19,8 @@ export interface ProxyServerDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly accessLog: boolean;
+  /** The app's request head, and its whole request, must arrive within these (ms; request 0: no limit). */
+  readonly appTimeouts: { readonly headers: number; readonly request: number };
   /** Counts requests in flight across listeners, for graceful shutdown. */
   readonly inflight: { count: number; draining: boolean; onIdle?: () => void };
 }
@@ -74,7 +76,10 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void handle(req, res));
+  const { headers: headersTimeout, request: requestTimeout } = deps.appTimeouts;
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): check often enough to keep them.
+  const connectionsCheckingInterval = Math.max(100, Math.min(1_000, headersTimeout / 2));
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout, requestTimeout, connectionsCheckingInterval }, (req, res) => void handle(req, res));
   // Expect: 100-continue is answered by the forwarder once the token is in hand, not by Node at once.
   server.on('checkContinue', (req, res) => void handle(req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void upgrade(req, socket, head));

@@ -41,6 +41,7 @@ beforeAll(async () => {
     metrics,
     logger,
     accessLog: false,
+    appTimeouts: { headers: 5_000, request: 60_000 },
     inflight: { count: 0, draining: false },
   });
   server.listen(0, '127.0.0.1');
