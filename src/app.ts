@@ -99,7 +99,9 @@ export function createApp(options: AppOptions) {
       for (const exposed of exposedListeners(config)) {
         logger.warn({ event: 'listener_exposed', ...exposed }, `${exposed.listener} ${exposed.address} is off loopback (guard.allowNonLoopback): whatever reaches it can spend the tokens of ${exposed.routes.join(', ') || 'no route'}`);
       }
-      logger.info({ event: 'listening', proxy, admin: adminAddress, routes, node: process.version }, 'token-sidecar is serving');
+      // `routes` names every route; `routeListeners` only those with their own `listen`.
+      const names = config.routes.map((route) => route.name);
+      logger.info({ event: 'listening', proxy, admin: adminAddress, routes: names, routeListeners: routes, node: process.version }, 'token-sidecar is serving');
       return { proxy, admin: adminAddress, routes };
     },
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { PROVIDERS, type ProviderName } from '../providers/registry.js';
-import type { CredentialValues, ProviderDialect } from '../providers/types.js';
+import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
 import { ConfigError } from './config-error.js';
 import { readConfigDocument, type DocumentLimits } from './document.js';
 import { referencesIn, resolveTemplate } from './references.js';
@@ -32,6 +32,8 @@ export interface RouteConfig {
   readonly caFile: string | undefined;
   /** Retry an idempotent request once after a 429 whose Retry-After is at most maxWait (ms). */
   readonly retry429: { readonly maxWait: number } | undefined;
+  /** The route's own token-request keys (provider oauth2), as configured: `check` prints them. */
+  readonly options: RouteOptions;
   readonly credentials: CredentialSource;
 }
 
@@ -161,7 +163,8 @@ export function validateConfig(document: unknown): SidecarConfig {
   const listeners = new Map<string, string>([[`${raw.listen.host}:${raw.listen.port}`, 'listen']]);
   for (const [name, route] of Object.entries(raw.routes)) {
     const base = PROVIDERS[route.provider];
-    const dialect = base.configure?.({ clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl }) ?? base;
+    const options: RouteOptions = { clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl };
+    const dialect = base.configure?.(options) ?? base;
     const tokenUrl = route.tokenUrl ?? (dialect.defaultTokenUrl as string);
     let ca: string | undefined;
     if (route.caFile !== undefined) {
@@ -194,6 +197,7 @@ export function validateConfig(document: unknown): SidecarConfig {
       ca,
       caFile: route.caFile,
       retry429: route.retry429,
+      options,
       credentials: credentialSource(templates, route.credentials as CredentialValues),
     });
   }
