@@ -5,7 +5,7 @@ import { PROVIDERS, type ProviderName } from '../providers/registry.js';
 import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
 import { ConfigError } from './config-error.js';
 import { readConfigDocument, type DocumentLimits } from './document.js';
-import { referencesIn, resolveTemplate } from './references.js';
+import { referencesIn, referenceStrings, resolveTemplate } from './references.js';
 import { validatedConfigSchema, type HostPort, type RawConfig } from './schema.js';
 
 export { ConfigError };
@@ -52,7 +52,12 @@ function resolveAll(value: unknown, path: string[], problems: string[], resolved
     if (!referencesIn(value)) return value;
     try {
       const result = resolveTemplate(value);
+      // The whole value, and each reference's own part (a secret may be only the host of "${file:x}:8080").
       if (result.length > 0) resolved.set(result, value);
+      for (const reference of referenceStrings(value)) {
+        const part = resolveTemplate(reference);
+        if (part.length > 0 && !resolved.has(part)) resolved.set(part, reference);
+      }
       return result;
     } catch (error) {
       problems.push(`${keyPath(path)}: ${(error as Error).message}`);

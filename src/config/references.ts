@@ -22,6 +22,11 @@ export function referencesIn(template: string): Reference | undefined {
   return found ? { template, files } : undefined;
 }
 
+/** Each `${env:NAME}` / `${file:PATH}` written in `template`, as written. */
+export function referenceStrings(template: string): string[] {
+  return [...template.matchAll(REFERENCE)].map((match) => match[0]);
+}
+
 /** Resolves every reference in `template`; throws an Error whose message says what to fix. */
 export function resolveTemplate(template: string, env: NodeJS.ProcessEnv = process.env): string {
   return template.replace(REFERENCE, (_whole, kind: string, rawName: string) => {

@@ -51,6 +51,11 @@ const WRONG_FIELDS: Array<[string, string, (secret: string) => Record<string, un
   ['patterned string', 'store.url', (secret) => ({ store: { type: 'redis', url: secret }, routes: { covver: route() } })],
   ['file path', 'routes.covver.caFile', (secret) => ({ routes: { covver: route({ caFile: secret }) } })],
   ['oauth2 enum', 'routes.covver.clientAuth', (secret) => ({ routes: { covver: route({ provider: 'oauth2', tokenUrl: 'https://t.example/token', clientAuth: secret }) } })],
+  ['header "name: value"', 'guard.requireHeader', (secret) => ({ guard: { requireHeader: secret }, routes: { covver: route() } })],
+  ['host name in a list', 'guard.allowHosts.0', (secret) => ({ guard: { allowHosts: [`${secret}:1`] }, routes: { covver: route() } })],
+  ['origin in a list', 'guard.allowOrigins.0', (secret) => ({ guard: { allowOrigins: [secret] }, routes: { covver: route() } })],
+  ['part of a host:port that is not loopback', 'listen', (secret) => ({ listen: `${secret}:8080`, routes: { covver: route() } })],
+  ['part of a URL', 'routes.covver.upstream', (secret) => ({ routes: { covver: route({ upstream: `https://${secret}/x?q=1` }) } })],
   ['a client id shared by two routes', 'routes.b.credentials.clientSecret', (secret) => ({ routes: { a: route({}, { clientId: secret }), b: route({}, { clientId: secret, clientSecret: 'other' }) } })],
 ];
 
