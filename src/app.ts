@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdminServer } from './admin/server.js';
 import type { SidecarConfig } from './config/load.js';
+import { exposedListeners } from './config/loopback.js';
 import type { HostPort } from './config/schema.js';
 import { silentLogger, type Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
@@ -9,6 +10,7 @@ import { Forwarder } from './proxy/forward.js';
 import { UpstreamPools } from './proxy/pools.js';
 import { RateLimitGauges } from './proxy/rate-limit.js';
 import { createRouter } from './proxy/router.js';
+import { createRequestGuard } from './proxy/request-guard.js';
 import { createProxyServer } from './proxy/server.js';
 import { WebSocketForwarder } from './proxy/websocket.js';
 import { TokenClient } from './token/client.js';
@@ -57,7 +59,7 @@ export function createApp(options: AppOptions) {
   });
   const tokens = new TokenProvider({
     routes: config.routes,
-    client: new TokenClient({ timeoutMs: config.timeouts.token, now: () => clock.now() }),
+    client: new TokenClient({ timeoutMs: config.timeouts.token, maxTokenBytes: config.refresh.maxTokenSize, now: () => clock.now() }),
     dispatcherFor: (route) => pools.tokenEndpoint(route),
     store,
     clock,
@@ -69,11 +71,13 @@ export function createApp(options: AppOptions) {
   const websockets = new WebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
   const proxyDeps = {
     router: createRouter(config.routes),
+    guard: createRequestGuard(config.guard),
     forwarder: new Forwarder({ pools, tokens, metrics, rateLimits: new RateLimitGauges(metrics, () => clock.now()), now: () => clock.now(), retryBodyLimit: config.upstream.retryBodyLimit }),
     websockets,
     metrics,
     logger,
     accessLog: config.accessLog,
+    appTimeouts: { headers: config.timeouts.appHeaders, request: config.timeouts.appRequest },
     inflight,
   };
   const mainServer = createProxyServer(proxyDeps);
@@ -92,6 +96,9 @@ export function createApp(options: AppOptions) {
       for (const { route, server } of routeServers) routes[route.name] = await listen(server, route.listen as HostPort);
       tokens.start({ eager: config.refresh.eager });
       accepting = true;
+      for (const exposed of exposedListeners(config)) {
+        logger.warn({ event: 'listener_exposed', ...exposed }, `${exposed.listener} ${exposed.address} is off loopback (guard.allowNonLoopback): whatever reaches it can spend the tokens of ${exposed.routes.join(', ') || 'no route'}`);
+      }
       // `routes` names every route; `routeListeners` only those with their own `listen`.
       const names = config.routes.map((route) => route.name);
       logger.info({ event: 'listening', proxy, admin: adminAddress, routes: names, routeListeners: routes, node: process.version }, 'token-sidecar is serving');

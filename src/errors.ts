@@ -7,6 +7,10 @@ export const ERROR_CODES = {
     status: 400,
     message: 'The request path or line cannot be routed safely (dot segments, encoded slashes, absolute URI or CONNECT); send an origin-form path like /<route>/<path>.',
   },
+  forbidden_request: {
+    status: 403,
+    message: 'The request does not look like it came from the app: its Host is not loopback, a browser page sent it (Origin, Sec-Fetch-Site), or the guard.requireHeader header is missing; call the sidecar from the app, or open guard deliberately.',
+  },
   no_route: {
     status: 404,
     message: 'No route matches this path; call /<route>/<path> with a route named in the sidecar config.',

@@ -15,7 +15,7 @@ export async function authorize(config: SidecarConfig, routeName: string, code: 
   const pools = new UpstreamPools({ connections: 1, connectTimeout: config.timeouts.connect, headersTimeout: config.timeouts.token, idleTimeout: config.timeouts.token });
   const store = createStore(config);
   try {
-    const tokenSet = await new TokenClient({ timeoutMs: config.timeouts.token }).send(
+    const tokenSet = await new TokenClient({ timeoutMs: config.timeouts.token, maxTokenBytes: config.refresh.maxTokenSize }).send(
       grant(credentials, code, { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl }, codeVerifier),
       route.dialect,
       pools.tokenEndpoint(route),

@@ -1,20 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
-import { referencesIn, resolveTemplate } from './references.js';
+import { ConfigError } from './config-error.js';
+import { readConfigDocument, type DocumentLimits } from './document.js';
+import { referencesIn, referenceStrings, resolveTemplate } from './references.js';
 import { configSchema, routeDialect, validatedConfigSchema, type HostPort, type RawConfig } from './schema.js';
 
-/** Every problem of a config at once, each naming its key path and the fix. */
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+export { ConfigError };
 
 /** A route's credentials: resolved now, and re-read from `${file:}` at each token fetch (rotation). */
 export interface CredentialSource {
@@ -50,22 +43,48 @@ function keyPath(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
+/** Each resolved value and the template it came from, so no error shows the value. */
+type Resolved = Map<string, string>;
+
 /** Replaces `${env:}`/`${file:}` in every string, recording each failure under its key path. */
-function resolveAll(value: unknown, path: string[], problems: string[]): unknown {
+function resolveAll(value: unknown, path: string[], problems: string[], resolved: Resolved): unknown {
   if (typeof value === 'string') {
     if (!referencesIn(value)) return value;
     try {
-      return resolveTemplate(value);
+      const result = resolveTemplate(value);
+      // The whole value, and each reference's own part (a secret may be only the host of "${file:x}:8080").
+      if (result.length > 0) resolved.set(result, value);
+      for (const reference of referenceStrings(value)) {
+        const part = resolveTemplate(reference);
+        if (part.length > 0 && !resolved.has(part)) resolved.set(part, reference);
+      }
+      return result;
     } catch (error) {
       problems.push(`${keyPath(path)}: ${(error as Error).message}`);
       return value;
     }
   }
-  if (Array.isArray(value)) return value.map((item, index) => resolveAll(item, [...path, String(index)], problems));
+  if (Array.isArray(value)) return value.map((item, index) => resolveAll(item, [...path, String(index)], problems, resolved));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveAll(item, [...path, key], problems)]));
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveAll(item, [...path, key], problems, resolved)]));
   }
   return value;
+}
+
+/**
+ * Problems as shown: a value read from `${file:}` or `${env:}` (a mounted Secret, the whole
+ * environment) is replaced by its reference wherever a message would quote it, so editing a
+ * ConfigMap never reads a Secret out through `kubectl logs`. Longest first; a value of under
+ * four characters only where it stands quoted, so short ones do not eat ordinary words.
+ */
+function discreet(problems: readonly string[], resolved: Resolved): string[] {
+  const values = [...resolved.keys()].sort((a, b) => b.length - a.length);
+  return problems.map((problem) =>
+    values.reduce((text, value) => {
+      const template = resolved.get(value) as string;
+      return value.length >= 4 ? text.split(value).join(template) : text.split(`"${value}"`).join(`"${template}"`);
+    }, problem),
+  );
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
@@ -137,10 +156,11 @@ function conflictingCredentials(routes: readonly RouteConfig[]): string[] {
 /** Validates a parsed config document (YAML or JSON already parsed). Throws ConfigError. */
 export function validateConfig(document: unknown): SidecarConfig {
   const problems: string[] = [];
-  const resolved = resolveAll(document ?? {}, [], problems);
+  const values: Resolved = new Map();
+  const resolved = resolveAll(document ?? {}, [], problems, values);
   const parsed = validatedConfigSchema.safeParse(resolved);
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(discreet(problems, values));
 
   const raw = parsed.data;
   const rawRoutes = (document as { routes: Record<string, { credentials: Record<string, unknown> }> }).routes;
@@ -187,39 +207,26 @@ export function validateConfig(document: unknown): SidecarConfig {
     });
   }
   problems.push(...conflictingCredentials(routes));
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(discreet(problems, values));
   return { ...raw, routes };
 }
 
 /** Reads and validates a YAML or JSON config file. Throws ConfigError naming every problem. */
-export function loadConfig(file: string): SidecarConfig {
-  return validateConfig(readDocument(file));
+export function loadConfig(file: string, limits: DocumentLimits = {}): SidecarConfig {
+  return validateConfig(readConfigDocument(file, limits));
 }
 
 /**
  * Only the `providers` of a config file, validated (`token-sidecar emulate --config`): the routes
  * and their secrets need not resolve on a developer's machine.
  */
-export function loadDescribedProviders(file: string): RawConfig['providers'] {
-  const document = readDocument(file) as { providers?: unknown } | null;
+export function loadDescribedProviders(file: string, limits: DocumentLimits = {}): RawConfig['providers'] {
+  const document = readConfigDocument(file, limits) as { providers?: unknown } | null;
   const problems: string[] = [];
-  const resolved = resolveAll({ providers: document?.providers ?? {} }, [], problems);
+  const values: Resolved = new Map();
+  const resolved = resolveAll({ providers: document?.providers ?? {} }, [], problems, values);
   const parsed = configSchema.pick({ providers: true }).safeParse(resolved);
   if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(discreet(problems, values));
   return parsed.data.providers;
-}
-
-function readDocument(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError([`--config: cannot read ${file} (${(error as NodeJS.ErrnoException).code}); pass the path of a YAML or JSON config`]);
-  }
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((error) => `${file}: ${error.message.split('\n')[0]}; fix the YAML syntax`));
-  }
-  return document.toJS();
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 /** `{name}`: a credential field (or the grant's own value); `{name?}`: left out when not set. */
 const PLACEHOLDER = /^\{([A-Za-z][A-Za-z0-9_]*)(\?)?\}$/;
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 const FIELD_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 /** Headers the proxy owns or drops: a token sent in one of them would never arrive. */
@@ -73,11 +74,13 @@ export const providerDescriptionSchema = z
         accessToken: z.string().regex(FIELD_NAME, 'expected a field name').default('access_token'),
         expiresIn: z.string().regex(FIELD_NAME, 'expected a field name').default('expires_in'),
         refreshToken: z.string().regex(FIELD_NAME, 'expected a field name').default('refresh_token'),
-        // Optional: when named, an answer whose token type is not a string is malformed.
-        tokenType: z.string().regex(FIELD_NAME, 'expected a field name').optional(),
+        // A token type in this field must be Bearer (any case) or absent (RFC 6749 §7.1).
+        tokenType: z.string().regex(FIELD_NAME, 'expected a field name').default('token_type'),
       })
-      .default({ accessToken: 'access_token', expiresIn: 'expires_in', refreshToken: 'refresh_token' }),
+      .default({ accessToken: 'access_token', expiresIn: 'expires_in', refreshToken: 'refresh_token', tokenType: 'token_type' }),
     errorFields: z.array(z.string().regex(FIELD_NAME, 'expected a field name'), { error: 'expected a list of field names' }).min(1, 'must name at least one field').default(['error']),
+    // Error codes the endpoint documents beyond RFC 6749 §5.2; any other value is reported as http_<status>.
+    errorCodes: z.array(z.string().regex(ERROR_CODE, 'expected an error code (letters, digits, "_", ".", "-")'), { error: 'expected a list of error codes' }).default([]),
     send: z
       .strictObject({
         header: z

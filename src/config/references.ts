@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readBounded } from './read-bounded.js';
 
 const REFERENCE = /\$\{(env|file):([^}]+)\}/g;
+/** POSIX environment variable names: `${env:constructor}` must not reach Object.prototype, so only own keys of this shape. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A credential file (secret, key, certificate chain) is small; a larger one is a mistake (or /dev/zero). */
+export const MAX_REFERENCED_FILE_BYTES = 1024 * 1024;
 
 /** A config string holding `${env:NAME}` / `${file:PATH}` references, resolvable again later. */
 export interface Reference {
@@ -18,21 +22,28 @@ export function referencesIn(template: string): Reference | undefined {
   return found ? { template, files } : undefined;
 }
 
+/** Each `${env:NAME}` / `${file:PATH}` written in `template`, as written. */
+export function referenceStrings(template: string): string[] {
+  return [...template.matchAll(REFERENCE)].map((match) => match[0]);
+}
+
 /** Resolves every reference in `template`; throws an Error whose message says what to fix. */
 export function resolveTemplate(template: string, env: NodeJS.ProcessEnv = process.env): string {
   return template.replace(REFERENCE, (_whole, kind: string, rawName: string) => {
     const name = rawName.trim();
     if (kind === 'env') {
-      const value = env[name];
+      if (!ENV_NAME.test(name)) throw new Error(`\${env:${name}} is not an environment variable name (letters, digits and "_", not starting with a digit); fix the reference`);
+      const value = Object.hasOwn(env, name) ? env[name] : undefined;
       if (value === undefined) throw new Error(`environment variable ${name} is not set; export it or change the value`);
       return value;
     }
     try {
       // Kubernetes-mounted secrets often end with a newline the provider would reject.
-      return readFileSync(name, 'utf8').replace(/\r?\n$/, '');
+      return readBounded(name, MAX_REFERENCED_FILE_BYTES).replace(/\r?\n$/, '');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new Error(`cannot read file ${name} (${code}); mount the secret there or fix the path`, { cause: error });
+      const why = code === 'EFBIG' ? `larger than ${MAX_REFERENCED_FILE_BYTES} bytes` : code;
+      throw new Error(`cannot read file ${name} (${why}); mount the secret there or fix the path`, { cause: error });
     }
   });
 }

@@ -1,9 +1,12 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { CLIENT_AUTH_METHODS } from '../providers/client-auth.js';
 import { describedDialect } from '../providers/described.js';
+import { DEFAULT_MAX_TOKEN_BYTES } from '../providers/guards.js';
 import { builtInProvider, PROVIDER_NAMES } from '../providers/registry.js';
 import type { ProviderDialect } from '../providers/types.js';
 import { parseDuration, parseSize } from './duration.js';
+import { isLoopbackHost } from './loopback.js';
 import { DESCRIBED_NAME, providerDescriptionSchema } from './provider-description.js';
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -35,6 +38,39 @@ const size = z.union([z.string(), z.number()], { error: 'expected a size such as
     return z.NEVER;
   }
   return bytes;
+});
+
+/** `guard.requireHeader`: "name: value", a header an SSRF primitive or a browser's simple request cannot set. */
+const requiredHeader = z.string({ error: 'expected "name: value", e.g. "x-token-sidecar: 1"' }).transform((value, ctx) => {
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)$/.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: 'expected "name: value" (a header name, a colon, a visible value), e.g. "x-token-sidecar: 1"' });
+    return z.NEVER;
+  }
+  return { name: (match[1] as string).toLowerCase(), value: match[2] as string };
+});
+
+/** A Host name accepted besides loopback (any port): a DNS name or an IP address, no port. */
+const DNS_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+const allowedHost = z
+  .string()
+  .refine((value) => DNS_NAME.test(value) || isIP(value) !== 0, 'expected a host name or IP address without port or brackets, e.g. "sidecar.internal"')
+  .transform((value) => value.toLowerCase().replace(/\.$/, ''));
+
+/** A browser Origin accepted: scheme://host[:port], exactly as browsers send it. */
+const allowedOrigin = z.string().transform((value, ctx) => {
+  let origin: string | undefined;
+  try {
+    const url = new URL(value);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '').toLowerCase()) origin = url.origin;
+  } catch {
+    origin = undefined;
+  }
+  if (origin === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected an origin: http(s)://host[:port] with no path, e.g. "http://localhost:3000"' });
+    return z.NEVER;
+  }
+  return origin;
 });
 
 /** A Redis node for Sentinel or Cluster. */
@@ -149,22 +185,36 @@ export const configSchema = z.strictObject({
       backoffMax: duration.default(60_000),
       rejectedRetry: duration.default(300_000),
       eager: z.boolean().default(true),
+      // An access token is header material on every request: a longer one is a broken answer.
+      maxTokenSize: size.pipe(z.number().min(64, 'must be at least 64 bytes')).default(DEFAULT_MAX_TOKEN_BYTES),
     })
-    .default({ ahead: 0.2, defaultLifetime: 300_000, maxLifetime: 86_400_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true }),
+    .default({ ahead: 0.2, defaultLifetime: 300_000, maxLifetime: 86_400_000, backoffInitial: 1_000, backoffMax: 60_000, rejectedRetry: 300_000, eager: true, maxTokenSize: DEFAULT_MAX_TOKEN_BYTES }),
   timeouts: z
     .strictObject({
       connect: duration.default(5_000),
       token: duration.default(10_000),
       upstreamHeaders: duration.default(30_000),
       idle: duration.default(60_000),
+      // The app is on loopback and sends its request at once: a slow one holds a socket for nothing (slowloris).
+      appHeaders: duration.pipe(z.number().gt(0, 'must be more than 0')).default(5_000),
+      appRequest: duration.default(60_000),
     })
-    .default({ connect: 5_000, token: 10_000, upstreamHeaders: 30_000, idle: 60_000 }),
+    .default({ connect: 5_000, token: 10_000, upstreamHeaders: 30_000, idle: 60_000, appHeaders: 5_000, appRequest: 60_000 }),
   upstream: z
     .strictObject({
       connections: z.number().int().min(1).max(10_000).default(128),
       retryBodyLimit: size.default(1024 * 1024),
     })
     .default({ connections: 128, retryBodyLimit: 1024 * 1024 }),
+  // SPEC §2 guard: the proxy is an authenticated door to third-party APIs for whatever reaches it.
+  guard: z
+    .strictObject({
+      requireHeader: requiredHeader.optional(),
+      allowHosts: z.array(allowedHost).default([]),
+      allowOrigins: z.array(allowedOrigin).default([]),
+      allowNonLoopback: z.boolean().default(false),
+    })
+    .default({ allowHosts: [], allowOrigins: [], allowNonLoopback: false }),
   shutdownGrace: duration.default(20_000),
   accessLog: z.boolean().default(false),
   routes: z
@@ -211,9 +261,20 @@ export const validatedConfigSchema = configSchema.superRefine((config, ctx) => {
   if (config.store.lockTtl !== undefined && config.store.lockTtl < needed) {
     ctx.addIssue({ code: 'custom', path: ['store', 'lockTtl'], message: `must be at least ${needed} ms (timeouts.token × ${MAX_ATTEMPTS_PER_REFRESH} attempts + ${LOCK_MARGIN_MS} ms), or a slow token request outlives the lock and another replica spends the same refresh token; raise it or remove it (it defaults to that)` });
   }
+  if (!config.guard.allowNonLoopback) {
+    const listeners: Array<[PropertyKey[], HostPort | undefined]> = [[['listen'], config.listen], ...Object.entries(config.routes).map(([name, route]): [PropertyKey[], HostPort | undefined] => [['routes', name, 'listen'], route.listen])];
+    for (const [path, address] of listeners) {
+      if (address === undefined || isLoopbackHost(address.host)) continue;
+      ctx.addIssue({ code: 'custom', path, message: `${address.host} is not loopback: anything that reaches it could spend the routes' tokens; listen on 127.0.0.1, or set guard.allowNonLoopback: true to open it deliberately (and list the names it is called by in guard.allowHosts)` });
+    }
+  }
+  if (config.timeouts.appRequest !== 0 && config.timeouts.appRequest < config.timeouts.appHeaders) {
+    ctx.addIssue({ code: 'custom', path: ['timeouts', 'appRequest'], message: `must be at least timeouts.appHeaders (${config.timeouts.appHeaders} ms), or 0 for no limit` });
+  }
   if (config.refresh.maxLifetime < config.refresh.defaultLifetime) {
     ctx.addIssue({ code: 'custom', path: ['refresh', 'maxLifetime'], message: `must be at least refresh.defaultLifetime (${config.refresh.defaultLifetime} ms)` });
   }
 });
 
 export type RawConfig = z.output<typeof configSchema>;
+export type GuardConfig = RawConfig['guard'];

@@ -5,7 +5,7 @@ import { providerDescriptionSchema, type ProviderDescription, type ProviderDescr
 // same code as described providers (described.ts). What no description expresses stays code:
 // Light's static API key (light.ts) and generic oauth2's client authentication (oauth2.ts).
 
-const CAMEL_CASE = { accessToken: 'accessToken', expiresIn: 'expiresIn', refreshToken: 'refreshToken' } as const;
+const CAMEL_CASE = { accessToken: 'accessToken', expiresIn: 'expiresIn', refreshToken: 'refreshToken', tokenType: 'tokenType' } as const;
 const CLIENT_FORM = { client_id: '{clientId}', client_secret: '{clientSecret}' } as const;
 /** RFC 6749 §6 with the client in the body, as Petje.af and Light take it. */
 const FORM_REFRESH = { fields: { grant_type: 'refresh_token', refresh_token: '{refreshToken}', ...CLIENT_FORM } } as const;
@@ -18,7 +18,9 @@ const CATALOG_INPUT = {
     grant: { fields: { grantType: 'clientCredentials', clientId: '{clientId}', clientSecret: '{clientSecret}', companyId: '{companyId?}' } },
     refresh: { url: 'refresh-token', fields: { grantType: 'refreshToken', refreshToken: '{refreshToken}' }, fallBackToGrant: true },
     response: CAMEL_CASE,
-    errorFields: ['errorCode', 'error'],
+    // Covver documents errorCode as a string without listing values: these are the ones it is known to send.
+    errorFields: ['errorCode'],
+    errorCodes: ['INVALID_CLIENT_CREDENTIALS', 'INVALID_REFRESH_TOKEN', 'VALIDATION_ERROR'],
   },
   // Partners API: JSON client credentials, no refresh token: re-authenticate each time.
   cobee: {
@@ -26,15 +28,18 @@ const CATALOG_INPUT = {
     encoding: 'json',
     grant: { fields: { clientId: '{clientId}', clientSecret: '{clientSecret}' } },
     response: CAMEL_CASE,
-    errorFields: ['code', 'message'],
+    // Cobee documents 400 {code: validation_error}; its 401 carries only a message (data, not a code).
+    errorFields: ['code', 'error'],
+    errorCodes: ['validation_error'],
   },
-  // Form-encoded; an authorization_code bootstrap, then refresh_token grants. Errors: RFC 6749 `{error}` or a problem document `{title}`.
+  // Form-encoded; an authorization_code bootstrap, then refresh_token grants. Errors: RFC 6749 `{error}`.
   petje: {
     tokenUrl: 'https://api.petje.af/v1/oauth2/tokens',
     encoding: 'form',
     refresh: FORM_REFRESH,
     authorizationCode: { fields: { grant_type: 'authorization_code', code: '{code}', ...CLIENT_FORM, redirect_uri: '{redirectUri?}' } },
-    errorFields: ['error', 'title'],
+    // A problem document's title is the status text, not a code: it becomes http_<status>.
+    errorFields: ['error'],
   },
   // Form-encoded authorization_code (with the consent's redirect_uri) + rotating refresh tokens; the API-key mode is in light.ts.
   light: {

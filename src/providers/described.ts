@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { credentialFieldsOf, placeholderOf, type ProviderDescription } from '../config/provider-description.js';
-import { credentialField, field, firstStringField, readTokenSet } from './guards.js';
+import { credentialField, field, knownErrorCode, OAUTH_ERROR_CODES, readTokenSet } from './guards.js';
 import type { CredentialValues, Grant, ProviderDialect, TokenHttpRequest } from './types.js';
 
 /** Credential fields that never shape the token: the client's identity is keyed on its own, and secrets are not keys. */
@@ -51,6 +51,9 @@ export function describedDialect(name: string, description: ProviderDescription)
     fields: fill(templates, values, own),
   });
   const { grant, refresh, authorizationCode, response } = description;
+  const errorCodes = [...OAUTH_ERROR_CODES, ...description.errorCodes];
+  // The token types this provider's answers may name: Bearer, and the scheme the description sends.
+  const types = [...new Set(['bearer', ...(description.send.scheme === '' ? [] : [description.send.scheme.toLowerCase()])])];
   return {
     name,
     credentials: credentials as z.ZodType<Record<string, string | undefined>>,
@@ -62,8 +65,9 @@ export function describedDialect(name: string, description: ProviderDescription)
     ...(authorizationCode === undefined ? {} : { authorizationCodeGrant: (values: CredentialValues, code: string, urls: { tokenUrl: string }) => request('authorization_code', urls.tokenUrl, authorizationCode.fields, values, { code }) }),
     fallBackToInitialGrant: refresh?.fallBackToGrant ?? false,
     refreshTokenField: refresh === undefined ? undefined : response.refreshToken,
-    parseToken: (body) => readTokenSet(body, { access: response.accessToken, refresh: response.refreshToken, expires: response.expiresIn, ...(response.tokenType === undefined ? {} : { type: response.tokenType }) }),
-    errorCode: (body) => firstStringField(body, description.errorFields),
+    parseToken: (body) => readTokenSet(body, { access: response.accessToken, refresh: response.refreshToken, expires: response.expiresIn, type: response.tokenType, types }),
+    // Only a known code is a code: anything else an endpoint says may echo the secret just sent.
+    errorCode: (body) => knownErrorCode(body, description.errorFields, errorCodes),
     sends: description.send,
   };
 }

@@ -1,7 +1,10 @@
 import { clientAuthentication, type ClientAuthMethod } from './client-auth.js';
-import { field, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
+import { field, knownErrorCode, OAUTH_ERROR_CODES, readTokenSet, SNAKE_CASE } from './guards.js';
 import { oauth2Credentials } from './oauth2-credentials.js';
 import type { CredentialValues, ProviderDialect, RouteOptions, TokenHttpRequest, TokenUrls } from './types.js';
+
+/** RFC 6749 §5.2, and RFC 8707 §2's `invalid_target` for a `resource` the server refuses. */
+const OAUTH2_ERROR_CODES = [...OAUTH_ERROR_CODES, 'invalid_target'];
 
 /** Space-separated lists (config lists are joined so: scope tokens and URIs hold no spaces). */
 const list = (value: string | undefined) => (value === undefined ? [] : value.split(' ').filter((item) => item.length > 0));
@@ -79,7 +82,7 @@ export function configureOAuth2(options: RouteOptions): ProviderDialect {
     fallBackToInitialGrant: true,
     refreshTokenField: SNAKE_CASE.refresh,
     parseToken: (body) => readTokenSet(body, SNAKE_CASE),
-    errorCode: (body) => firstStringField(body, ['error']),
+    errorCode: (body) => knownErrorCode(body, ['error'], OAUTH2_ERROR_CODES),
   };
 }
 

@@ -6,16 +6,21 @@ import type { Logger } from '../log.js';
 import { methodLabel, UNMATCHED_ROUTE, type Metrics } from '../metrics/metrics.js';
 import { asSidecarError, sendError, sendErrorOnSocket } from './answer.js';
 import { Disconnect, type Forwarder } from './forward.js';
+import type { GuardVerdict, RequestGuard } from './request-guard.js';
 import type { Router } from './router.js';
 import type { WebSocketForwarder } from './websocket.js';
 
 export interface ProxyServerDeps {
   readonly router: Router;
+  /** SPEC §2 `guard`: asked before routing, so a refused request never touches a token. */
+  readonly guard: RequestGuard;
   readonly forwarder: Forwarder;
   readonly websockets: WebSocketForwarder;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly accessLog: boolean;
+  /** The app's request head, and its whole request, must arrive within these (ms; request 0: no limit). */
+  readonly appTimeouts: { readonly headers: number; readonly request: number };
   /** Counts requests in flight across listeners, for graceful shutdown. */
   readonly inflight: { count: number; draining: boolean; onIdle?: () => void };
 }
@@ -32,6 +37,13 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
     metrics.requestDuration.observe({ route }, seconds);
     if (deps.accessLog) logger.info({ event: 'access', route, method, status: Number(code), durationMs: Math.round(seconds * 1000) });
     if (inflight.draining && inflight.count === 0) inflight.onIdle?.();
+  }
+
+  /** The guard's verdict; a refusal is logged with the check that made it (the answer says only forbidden_request). */
+  function admit(req: IncomingMessage): GuardVerdict {
+    const verdict = deps.guard.check(req.method, req.headers);
+    if (verdict.kind === 'refuse') logger.info({ event: 'request_forbidden', check: verdict.check, method: req.method, detail: verdict.error.message });
+    return verdict;
   }
 
   function failed(route: string, error: unknown): SidecarError {
@@ -52,6 +64,10 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
       settle(route, req.method, res.writableFinished ? String(res.statusCode) : '499', started);
     });
     try {
+      const verdict = admit(req);
+      if (verdict.kind === 'refuse') throw verdict.error;
+      // A CORS preflight is never forwarded: the guard answered it.
+      if (verdict.kind === 'preflight') return void res.writeHead(204, verdict.headers).end();
       const match = router.match(req.url, ownRoute);
       route = match.route.name;
       await forwarder.forward(req, res, match, disconnect);
@@ -60,7 +76,10 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => void handle(req, res));
+  const { headers: headersTimeout, request: requestTimeout } = deps.appTimeouts;
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): check often enough to keep them.
+  const connectionsCheckingInterval = Math.max(100, Math.min(1_000, headersTimeout / 2));
+  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout, requestTimeout, connectionsCheckingInterval }, (req, res) => void handle(req, res));
   // Expect: 100-continue is answered by the forwarder once the token is in hand, not by Node at once.
   server.on('checkContinue', (req, res) => void handle(req, res));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void upgrade(req, socket, head));
@@ -73,6 +92,8 @@ export function createProxyServer(deps: ProxyServerDeps, ownRoute?: RouteConfig)
     socket.on('error', () => socket.destroy());
     let code = '499';
     try {
+      const verdict = admit(req);
+      if (verdict.kind !== 'pass') throw verdict.kind === 'refuse' ? verdict.error : new SidecarError('forbidden_request', { detail: 'a CORS preflight cannot upgrade' });
       const match = router.match(req.url, ownRoute);
       route = match.route.name;
       const status = await websockets.upgrade(req, socket, head, match);

@@ -1,7 +1,8 @@
 import { request, type Dispatcher } from 'undici';
-import { MalformedTokenResponse } from '../providers/guards.js';
+import { assertTokenSize, DEFAULT_MAX_TOKEN_BYTES, MalformedTokenResponse } from '../providers/guards.js';
 import type { ProviderDialect, TokenHttpRequest, TokenSet } from '../providers/types.js';
 import { parseRetryAfter } from './backoff.js';
+import { endpointWords, sentValues } from './endpoint-words.js';
 
 /** Why a token request failed: `rejected` is terminal for the credential, `transient` is retried. */
 export class TokenEndpointError extends Error {
@@ -31,15 +32,17 @@ export interface TokenClientOptions {
   readonly timeoutMs: number;
   /** Token answers larger than this are broken (a 10 MB JSON is not a token). */
   readonly maxBodyBytes?: number;
+  /** An access token longer than this is a broken answer (`refresh.maxTokenSize`). */
+  readonly maxTokenBytes?: number;
   readonly now?: () => number;
 }
 
-async function encode(tokenRequest: TokenHttpRequest): Promise<{ contentType: string; body: string }> {
+async function encode(tokenRequest: TokenHttpRequest): Promise<{ contentType: string; body: string; fields: TokenHttpRequest['fields'] }> {
   const fields = tokenRequest.signedFields ? { ...tokenRequest.fields, ...(await tokenRequest.signedFields()) } : tokenRequest.fields;
-  if (tokenRequest.encoding === 'json') return { contentType: 'application/json', body: JSON.stringify(fields) };
+  if (tokenRequest.encoding === 'json') return { contentType: 'application/json', body: JSON.stringify(fields), fields };
   // A list repeats the field (RFC 8707: one `resource` per target).
   const pairs = Object.entries(fields).flatMap(([name, value]) => (typeof value === 'string' ? [[name, value] as const] : value.map((item) => [name, item] as const)));
-  return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(pairs as Array<[string, string]>).toString() };
+  return { contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(pairs as Array<[string, string]>).toString(), fields };
 }
 
 /** Reads at most `limit` bytes; `truncated` when the body was longer (the rest is not read). */
@@ -87,16 +90,18 @@ function networkReason(error: unknown): string {
 export class TokenClient {
   readonly #timeoutMs: number;
   readonly #maxBodyBytes: number;
+  readonly #maxTokenBytes: number;
   readonly #now: () => number;
 
   constructor(options: TokenClientOptions) {
     this.#timeoutMs = options.timeoutMs;
     this.#maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+    this.#maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     this.#now = options.now ?? Date.now;
   }
 
   async send(tokenRequest: TokenHttpRequest, dialect: ProviderDialect, dispatcher: Dispatcher): Promise<TokenSet> {
-    const { contentType, body } = await encode(tokenRequest);
+    const { contentType, body, fields } = await encode(tokenRequest);
     let response: Dispatcher.ResponseData;
     let read: { text: string; truncated: boolean };
     try {
@@ -129,10 +134,12 @@ export class TokenClient {
     if (success) {
       if (json === undefined) throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} without a JSON body`, { status, ...kept });
       try {
-        return dialect.parseToken(json);
+        return assertTokenSize(dialect.parseToken(json), this.#maxTokenBytes);
       } catch (error) {
-        if (error instanceof MalformedTokenResponse) throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} but ${error.message}`, { status, ...kept });
-        throw error;
+        if (!(error instanceof MalformedTokenResponse)) throw error;
+        // The endpoint's own words are shown only scrubbed of what this request sent, and bounded.
+        const said = error.said === undefined ? '' : ` ${endpointWords(error.said, sentValues(tokenRequest, fields))}`;
+        throw new TokenEndpointError('transient', 'malformed', `token endpoint answered ${status} but ${error.message}${said}`, { status, ...kept });
       }
     }
     const retryAfterMs = parseRetryAfter(response.headers['retry-after'], this.#now());

@@ -120,7 +120,7 @@ describe('nothing secret leaks', () => {
     await cobee.tokenTap.open();
     // Hostile input.
     for (const line of ['GET /cobee/%zz HTTP/1.1', 'GET /cobee/../covver/whoami HTTP/1.1', 'CONNECT evil.example:443 HTTP/1.1', 'GET /nowhere HTTP/1.1']) {
-      seen.push(await rawExchange(running.url, `${line}\r\nHost: x\r\nAuthorization: Bearer app-own\r\nConnection: close\r\n\r\n`));
+      seen.push(await rawExchange(running.url, `${line}\r\nHost: localhost\r\nAuthorization: Bearer app-own\r\nConnection: close\r\n\r\n`));
     }
 
     for (const path of ['/metrics', '/readyz', '/healthz']) {

@@ -69,7 +69,7 @@ describe('SPEC §4: every error the sidecar answers, from a real failing endpoin
 
   it('bad_request: 400 for paths that would leave their route', async () => {
     // Raw bytes: HTTP clients normalise dot segments away before sending.
-    const answer = parseRaw(await rawHttp(sidecar.url, 'GET /covver/%2e%2e/cobee/whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    const answer = parseRaw(await rawHttp(sidecar.url, 'GET /covver/%2e%2e/cobee/whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'));
     expect(answer.status).toBe(400);
     expect(answer.headers).toContain('content-type: application/json');
     expect(answer.headers).toContain('x-token-sidecar-error: bad_request');

@@ -10,6 +10,7 @@ import { createMetrics } from '../../src/metrics/metrics.js';
 import { Forwarder, type TokenSource } from '../../src/proxy/forward.js';
 import { UpstreamPools } from '../../src/proxy/pools.js';
 import { RateLimitGauges } from '../../src/proxy/rate-limit.js';
+import { createRequestGuard } from '../../src/proxy/request-guard.js';
 import { createRouter } from '../../src/proxy/router.js';
 import { createProxyServer } from '../../src/proxy/server.js';
 import { WebSocketForwarder } from '../../src/proxy/websocket.js';
@@ -34,11 +35,13 @@ let url: string;
 beforeAll(async () => {
   server = createProxyServer({
     router: createRouter(config.routes),
+    guard: createRequestGuard(config.guard),
     forwarder: new Forwarder({ pools, tokens: buggy, metrics, rateLimits: new RateLimitGauges(metrics), retryBodyLimit: 1024 }),
     websockets: new WebSocketForwarder({ pools, tokens: buggy, metrics, routes: ['covver'] }),
     metrics,
     logger,
     accessLog: false,
+    appTimeouts: { headers: 5_000, request: 60_000 },
     inflight: { count: 0, draining: false },
   });
   server.listen(0, '127.0.0.1');

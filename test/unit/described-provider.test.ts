@@ -14,6 +14,7 @@ const acme = describedDialect(
     authorizationCode: { fields: { grant: 'code', code: '{code}', id: '{clientId}', back: '{redirectUri}' } },
     response: { accessToken: 'sessionToken', expiresIn: 'validFor', refreshToken: 'renewalToken', tokenType: 'kind' },
     errorFields: ['reason', 'code'],
+    errorCodes: ['bad_client', 'locked'],
     send: { header: 'X-Acme-Session', scheme: 'Session' },
   }),
 );
@@ -46,6 +47,10 @@ describe('a described dialect', () => {
     expect(acme.refreshTokenField).toBe('renewalToken');
     expect(acme.errorCode({ code: 'x', reason: 'bad_client' })).toBe('bad_client');
     expect(acme.errorCode({ code: 'locked' })).toBe('locked');
+    // A value not among errorCodes (nor RFC 6749 §5.2) is data, not a code: it may echo a secret.
+    expect(acme.errorCode({ code: 'secret-value-echoed' })).toBeUndefined();
+    expect(acme.errorCode({ code: 'invalid_grant' })).toBe('invalid_grant');
+    expect(() => acme.parseToken({ sessionToken: 't', kind: 'mac' })).toThrow('"kind" must be "Bearer" or "session"');
   });
 
   it('builds the described header once per token; the default stays Authorization: Bearer', () => {

@@ -65,11 +65,12 @@ describe('token answers are validated with messages that name the field', () => 
   it.each([
     ['covver', { message: 'bad', errorCode: 'INVALID_CLIENT_CREDENTIALS', error: 'Unauthorized', statusCode: 401 }, 'INVALID_CLIENT_CREDENTIALS'],
     ['cobee', { code: 'validation_error', message: "body: must have required property 'clientId'" }, 'validation_error'],
-    ['petje', { status: 400, title: 'Bad Request', detail: 'Invalid grant' }, 'Bad Request'],
+    ['petje', { status: 400, title: 'Bad Request', detail: 'Invalid grant' }, undefined],
+    ['light', { error: 'not_a_known_code' }, undefined],
     ['petje', { error: 'invalid_grant', error_description: 'x' }, 'invalid_grant'],
     ['light', { error: 'invalid_client' }, 'invalid_client'],
     ['light', '<html>', undefined],
-  ] as const)('%s reads a secret-free error code from %j', (name, body, code) => {
+  ] as const)('%s reads only a known error code from %j', (name, body, code) => {
     expect(PROVIDERS[name].errorCode(body)).toBe(code);
   });
 });
