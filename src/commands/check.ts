@@ -20,7 +20,9 @@ export function describeConfig(config: SidecarConfig): string {
           tokenUrl: route.dialect.staticAuthorization?.(route.credentials.read()) !== undefined ? '(none: static API key)' : route.tokenUrl,
           ...(route.refreshUrl !== route.tokenUrl ? { refreshUrl: route.refreshUrl } : {}),
           ...(route.caFile ? { caFile: route.caFile } : {}),
-          credentials: Object.fromEntries(Object.entries(route.credentials.templates).map(([key, template]) => [key, describeSource(template)])),
+          ...(route.tenants
+            ? { tenants: { header: route.tenants.header, directory: route.tenants.directory } }
+            : { credentials: Object.fromEntries(Object.entries(route.credentials.templates).map(([key, template]) => [key, describeSource(template)])) }),
         },
       ]),
     ),
