@@ -3,8 +3,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulators/index.js';
+import { startEmulator, type EmulatedProvider, type Emulator } from '../../src/emulators/index.js';
 import { call, type Json } from '../support/http.js';
 import { metricValue, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
 import { seeded, tenantClients, tenantsFolder, type TenantsFolder } from '../support/tenants.js';
@@ -17,10 +18,9 @@ afterEach(async () => {
 });
 afterAll(() => agent.close());
 
-async function emulator(kind: 'covver' | 'light', count: number, options: { lifetimeSeconds?: number; extra?: number } = {}): Promise<Emulator> {
-  // `extra` clients are known to the provider but have no folder yet (tenants added later).
-  const clients = tenantClients(count + (options.extra ?? 0)).map(({ client }) => client);
-  const started = await startEmulator(kind, { clients, ...(options.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.lifetimeSeconds }) });
+async function emulator(kind: EmulatedProvider, count: number, options: { lifetimeSeconds?: number; apiKeys?: string[] } = {}): Promise<Emulator> {
+  const clients = tenantClients(count).map(({ client }) => client);
+  const started = await startEmulator(kind, { clients, ...options });
   cleanups.push(() => started.close());
   return started;
 }
@@ -241,5 +241,56 @@ describe('a tenant folder that changes', () => {
     expect(JSON.stringify(line.problems)).toContain(join(tenants.directory, 'half', 'clientSecret'));
     expect(sidecar.output()).not.toContain('half-client-id-value');
     expect(covver.stats.tokenRequests).toBe(0);
+  });
+});
+
+describe('every provider, every way in', () => {
+  it.each(['cobee', 'petje'] as const)("%s tenants each get their own client's token (Petje: each its own rotating refresh token)", async (kind) => {
+    const upstream = await emulator(kind, 5);
+    const tenants = await folders();
+    const all = tenantClients(5);
+    await Promise.all(all.map(({ id, client }) => tenants.write(id, { ...client, ...(kind === 'petje' ? { refreshToken: upstream.issueRefreshToken(client.clientId) } : {}) })));
+    const sidecar = await sidecarFor({ routes: { billing: tenantRoute(upstream, tenants.directory) } });
+    expect(await spread(sidecar, 50, 5, (index) => (all[index % 5] as { id: string }).id)).toEqual([]);
+    expect(upstream.stats.tokenRequests).toBe(5);
+    expect(upstream.stats.refreshReplays).toBe(0);
+  });
+
+  it('Light tenants with a static API key: each sends its own, and a rotated key file is used within a second, without a token call', async () => {
+    // The provider knows globex's key and acme's new one, not acme's old one.
+    const light = await emulator('light', 1, { apiKeys: ['key-of-globex', 'key-of-acme-rotated'] });
+    const tenants = await folders();
+    await tenants.write('acme', { apiKey: 'key-of-acme-old' });
+    await tenants.write('globex', { apiKey: 'key-of-globex' });
+    const sidecar = await sidecarFor({ routes: { billing: tenantRoute(light, tenants.directory) } });
+    expect((await asTenant(sidecar, 'globex')).status).toBe(200);
+    // The upstream's own 401 for the old key comes back unchanged.
+    expect(await asTenant(sidecar, 'acme')).toMatchObject({ status: 401, error: undefined });
+    await tenants.write('acme', { apiKey: 'key-of-acme-rotated' });
+    await waitFor(async () => ((await asTenant(sidecar, 'acme')).status === 200 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100, what: 'the rotated key' });
+    expect((await asTenant(sidecar, 'globex')).status).toBe(200);
+    expect(light.stats.tokenRequests).toBe(0);
+    expect(sidecar.output()).not.toMatch(/key-of-/);
+  });
+
+  it("a WebSocket upgrade carries its tenant's token; without the tenant header it is refused with 400", async () => {
+    const covver = await emulator('covver', 2);
+    const tenants = await folders();
+    const all = tenantClients(2);
+    await Promise.all(all.map(({ id, client }) => tenants.write(id, { ...client })));
+    const sidecar = await sidecarFor({ routes: { billing: tenantRoute(covver, tenants.directory) } });
+    for (const { id, client } of all) {
+      const ws = new WebSocket(`${sidecar.url.replace('http', 'ws')}/billing/ws`, { headers: { [HEADER]: id } });
+      const echoed = await new Promise<string>((resolve, reject) => {
+        ws.once('open', () => ws.send('hello'));
+        ws.once('message', (data) => resolve(String(data)));
+        ws.once('error', reject);
+      });
+      ws.close();
+      expect(echoed).toBe(`${client.clientId}: hello`);
+    }
+    const refused = new WebSocket(`${sidecar.url.replace('http', 'ws')}/billing/ws`);
+    const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    expect(status).toBe(400);
   });
 });
