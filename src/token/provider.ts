@@ -74,9 +74,9 @@ interface RouteEntry {
   readonly tenantKeyPrefix?: string;
 }
 
-/** A tenant with a static API key: its header, and when its folder was read. */
-interface StaticTenant {
-  readonly authorization: Authorization;
+/** A tenant read from its folder with no token to fetch: its static API key, or none (invalid folder). */
+interface ReadTenant {
+  readonly authorization: Authorization | undefined;
   readonly readAt: number;
 }
 
@@ -127,8 +127,11 @@ export class TokenProvider {
   /** Evicted while busy: kept alive (and found again) until their work is done. */
   readonly #retiring = new Map<string, Credential>();
   readonly #keepers = new Map<string, GrantKeeper>();
-  /** Tenants with a static API key (no token to fetch), bounded like the credentials. */
-  readonly #staticTenants: LRUCache<string, StaticTenant>;
+  /**
+   * Tenants with a static API key, and tenants whose folder is invalid (so it is neither re-read nor
+   * logged more than once per TENANT_RECHECK_MS); bounded like the credentials.
+   */
+  readonly #readTenants: LRUCache<string, ReadTenant>;
   readonly #unwatch: Array<() => void> = [];
   #stopping = false;
 
@@ -146,7 +149,7 @@ export class TokenProvider {
         }
       },
     });
-    this.#staticTenants = new LRUCache<string, StaticTenant>({ max: deps.settings.maxEntries });
+    this.#readTenants = new LRUCache<string, ReadTenant>({ max: deps.settings.maxEntries });
     for (const route of deps.routes) {
       const hit = deps.metrics.tokenCache.labels({ route: route.name, result: 'hit' });
       if (route.tenants) {
@@ -269,7 +272,7 @@ export class TokenProvider {
     }));
     this.#credentials.clear();
     this.#retiring.clear();
-    this.#staticTenants.clear();
+    this.#readTenants.clear();
   }
 
   #entry(routeName: string): RouteEntry {
@@ -332,21 +335,26 @@ export class TokenProvider {
       // One held only while retiring goes back into the LRU.
       return this.#credentials.has(key) ? held : this.#credential(key, held.primary);
     }
-    const fixed = this.#staticTenants.get(key);
-    if (fixed && now - fixed.readAt < TENANT_RECHECK_MS) return fixed.authorization;
-    this.#staticTenants.delete(key);
+    const invalid = () => new SidecarError('unknown_tenant', { route: route.name, detail: 'the tenant folder holds no valid credentials' });
+    const known = this.#readTenants.get(key);
+    if (known && now - known.readAt < TENANT_RECHECK_MS) {
+      if (known.authorization) return known.authorization;
+      throw invalid();
+    }
+    this.#readTenants.delete(key);
     const directory = route.tenants?.directory ?? '';
     const read = readTenantFolder(directory, id);
-    const problems = read.kind === 'found' ? tenantProblems(route.dialect, join(directory, id), read.values) : [];
+    if (read.kind === 'missing') throw new SidecarError('unknown_tenant', { route: route.name, detail: 'no folder for this tenant' });
+    const problems = read.kind === 'found' ? tenantProblems(route.dialect, join(directory, id), read.values) : read.problems;
     if (read.kind !== 'found' || problems.length > 0) {
-      const why = read.kind === 'missing' ? 'no folder for this tenant' : 'the tenant folder holds no valid credentials';
-      if (read.kind !== 'missing') this.#deps.logger.error({ event: 'tenant_invalid', route: route.name, tenant: id, problems: read.kind === 'invalid' ? read.problems : problems }, 'the tenant folder holds no valid credentials; fix the files named');
-      throw new SidecarError('unknown_tenant', { route: route.name, detail: why });
+      this.#readTenants.set(key, { authorization: undefined, readAt: now });
+      this.#deps.logger.error({ event: 'tenant_invalid', route: route.name, tenant: id, problems }, 'the tenant folder holds no valid credentials; fix the files named');
+      throw invalid();
     }
     const header = route.dialect.staticAuthorization?.(read.values);
     if (header !== undefined) {
       const authorization = { header, tokenId: 0 };
-      this.#staticTenants.set(key, { authorization, readAt: now });
+      this.#readTenants.set(key, { authorization, readAt: now });
       return authorization;
     }
     return this.#credential(key, { ...route, tenant: id, credentials: new TenantSource(directory, id, read.values, now) });
