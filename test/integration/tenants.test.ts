@@ -55,6 +55,14 @@ async function asTenant(sidecar: RunningSidecar, tenant: string | undefined, pat
   return { status: response.statusCode, error: typeof error === 'string' ? error : undefined, clientId: json?.clientId as string | undefined, headers: (json?.headers ?? {}) as Json };
 }
 
+/** Polls a tenant until it is answered 200: a changed folder is compared at most once a second. */
+function servedEventually(sidecar: RunningSidecar, tenant: string, what: string): Promise<Seen> {
+  return waitFor(async () => {
+    const answer = await asTenant(sidecar, tenant);
+    return answer.status === 200 ? answer : undefined;
+  }, { timeoutMs: 10_000, intervalMs: 100, what });
+}
+
 async function metrics(sidecar: RunningSidecar): Promise<string> {
   return (await call(`${sidecar.adminUrl}/metrics`)).text;
 }
@@ -223,11 +231,7 @@ describe('a tenant folder that changes', () => {
     expect(sidecar.output()).not.toContain('wrong-secret-7f3a');
     await tenants.write(only.id, only.client);
     // Compared with its folder at most once a second, on its own requests.
-    const seen = await waitFor(async () => {
-      const answer = await asTenant(sidecar, only.id);
-      return answer.status === 200 ? answer : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 100, what: 'the fixed tenant' });
-    expect(seen.clientId).toBe(only.client.clientId);
+    expect((await servedEventually(sidecar, only.id, 'the fixed tenant')).clientId).toBe(only.client.clientId);
     expect(sidecar.output()).not.toContain(only.client.clientSecret);
   });
 
@@ -250,11 +254,7 @@ describe('a tenant folder that changes', () => {
     expect(covver.stats.tokenRequests).toBe(0);
 
     await tenants.write(only.id, only.client);
-    const seen = await waitFor(async () => {
-      const answer = await asTenant(sidecar, only.id);
-      return answer.status === 200 ? answer : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 100, what: 'the completed tenant' });
-    expect(seen.clientId).toBe(only.client.clientId);
+    expect((await servedEventually(sidecar, only.id, 'the completed tenant')).clientId).toBe(only.client.clientId);
   });
 });
 
@@ -281,7 +281,7 @@ describe('every provider, every way in', () => {
     // The upstream's own 401 for the old key comes back unchanged.
     expect(await asTenant(sidecar, 'acme')).toMatchObject({ status: 401, error: undefined });
     await tenants.write('acme', { apiKey: 'key-of-acme-rotated' });
-    await waitFor(async () => ((await asTenant(sidecar, 'acme')).status === 200 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100, what: 'the rotated key' });
+    await servedEventually(sidecar, 'acme', 'the rotated key');
     expect((await asTenant(sidecar, 'globex')).status).toBe(200);
     expect(light.stats.tokenRequests).toBe(0);
     expect(sidecar.output()).not.toMatch(/key-of-/);
