@@ -126,6 +126,8 @@ describe('a route with per-tenant credentials', () => {
     expect(metricValue(text, 'token_sidecar_token_refresh_total', { route: 'billing', result: 'success' })).toBe(1000);
     // No tenant id in any label: the series stay bounded by routes, whatever the tenants.
     expect(text).not.toMatch(/tenant-\d{4}/);
+    const ready = (await call(`${sidecar.adminUrl}/readyz`)).json as { routes: Json[] };
+    expect(ready.routes).toEqual([{ route: 'billing', provider: 'covver', state: 'tenants', refreshing: false, tenants: { cached: 1000, rejected: 0 } }]);
   }, 60_000);
 
   it('a tenant whose folder appears while the sidecar runs is served at once, without a restart', async () => {
