@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatedProvider, type Emulator } from '../../src/emulators/index.js';
 import { call, type Json } from '../support/http.js';
+import { startRedis } from '../support/redis.js';
 import { metricValue, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
 import { seeded, tenantClients, tenantsFolder, type TenantsFolder } from '../support/tenants.js';
 
@@ -218,6 +219,28 @@ describe('rotating grants per tenant', () => {
       expect(keys, id).toHaveLength(1);
       expect(light.refreshTokenSpent(grants[keys[0] as string]?.refreshToken as string), id).toBe(false);
     }
+  }, 60_000);
+});
+
+describe('rotating grants per tenant across replicas', () => {
+  it('two replicas on one Redis, Light tenants with 1 s tokens through 3 cache entries each: every chain shared per tenant, no replay, no failed request', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.close());
+    const light = await emulator('light', 8, { lifetimeSeconds: 1 });
+    const tenants = await folders();
+    const all = tenantClients(8);
+    await Promise.all(all.map(({ id, client }) => tenants.write(id, { ...client, refreshToken: light.issueRefreshToken(client.clientId) })));
+    const config = { store: { type: 'redis', url: redis.url }, cache: { maxEntries: 3 }, routes: { billing: tenantRoute(light, tenants.directory) } };
+    const replicas = await Promise.all([sidecarFor(config), sidecarFor(config)]);
+    const wrong: string[] = [];
+    await waitFor(async () => {
+      const rounds = replicas.map((replica) => spread(replica, all.length, 2, (index) => (all[index] as { id: string }).id));
+      for (const failed of await Promise.all(rounds)) wrong.push(...failed);
+      return (light.stats.byGrant.refresh_token ?? 0) >= 3 * all.length ? true : undefined;
+    }, { timeoutMs: 40_000, what: 'three rotations per tenant' });
+    expect(light.stats.refreshReplays).toBe(0);
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(light.stats.apiUnauthorized).toBe(0);
   }, 60_000);
 });
 
