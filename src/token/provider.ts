@@ -1,5 +1,4 @@
 import { watchFile, unwatchFile } from 'node:fs';
-import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
 import { credentialKey, type RouteConfig } from '../config/load.js';
@@ -12,14 +11,8 @@ import { Credential, type RefreshSettings } from './credential.js';
 import { GrantKeeper } from './grant-keeper.js';
 import type { Failure } from './lifecycle.js';
 import type { StoredGrant, TokenStore } from './store.js';
-import { readTenantFolder, TenantSource, tenantProblems } from './tenant-folder.js';
 import { isTenantId, requestTenant } from './tenant-id.js';
-
-/**
- * How often a tenant whose credentials were rejected, or that uses a static API key, has its folder
- * compared with what is in use (on its own requests only: the cost stays bounded by the traffic).
- */
-export const TENANT_RECHECK_MS = 1_000;
+import { TenantResolver } from './tenant-resolver.js';
 
 /** What the proxy injects; `tokenId` lets a 401 invalidate exactly the token it was answered to. */
 export interface Authorization {
@@ -74,12 +67,6 @@ interface RouteEntry {
   readonly tenantKeyPrefix?: string;
 }
 
-/** A tenant read from its folder with no token to fetch: its static API key, or none (invalid folder). */
-interface ReadTenant {
-  readonly authorization: Authorization | undefined;
-  readonly readAt: number;
-}
-
 /**
  * Creates each route's refresh, cache and retry series at 0, so `increase()` in alerts sees the very
  * first failure (a counter that appears at 1 has no increase to show).
@@ -127,11 +114,8 @@ export class TokenProvider {
   /** Evicted while busy: kept alive (and found again) until their work is done. */
   readonly #retiring = new Map<string, Credential>();
   readonly #keepers = new Map<string, GrantKeeper>();
-  /**
-   * Tenants with a static API key, and tenants whose folder is invalid (so it is neither re-read nor
-   * logged more than once per TENANT_RECHECK_MS); bounded like the credentials.
-   */
-  readonly #readTenants: LRUCache<string, ReadTenant>;
+  /** Reads tenant folders; remembers API-key tenants and invalid folders for a moment. */
+  readonly #tenants: TenantResolver;
   readonly #unwatch: Array<() => void> = [];
   #stopping = false;
 
@@ -149,7 +133,7 @@ export class TokenProvider {
         }
       },
     });
-    this.#readTenants = new LRUCache<string, ReadTenant>({ max: deps.settings.maxEntries });
+    this.#tenants = new TenantResolver(deps.settings.maxEntries, deps.logger);
     for (const route of deps.routes) {
       const hit = deps.metrics.tokenCache.labels({ route: route.name, result: 'hit' });
       if (route.tenants) {
@@ -272,7 +256,7 @@ export class TokenProvider {
     }));
     this.#credentials.clear();
     this.#retiring.clear();
-    this.#readTenants.clear();
+    this.#tenants.clear();
   }
 
   #entry(routeName: string): RouteEntry {
@@ -330,34 +314,12 @@ export class TokenProvider {
     const now = this.#deps.clock.now();
     const held = this.#credentials.get(key) ?? this.#retiring.get(key);
     if (held) {
-      const source = held.primary.credentials;
-      if (held.state.kind === 'rejected' && source instanceof TenantSource && now - source.checkedAt >= TENANT_RECHECK_MS && source.changed(now)) held.secretsChanged();
+      if (held.state.kind === 'rejected' && TenantResolver.fixed(held.primary, now)) held.secretsChanged();
       // One held only while retiring goes back into the LRU.
       return this.#credentials.has(key) ? held : this.#credential(key, held.primary);
     }
-    const invalid = () => new SidecarError('unknown_tenant', { route: route.name, detail: 'the tenant folder holds no valid credentials' });
-    const known = this.#readTenants.get(key);
-    if (known && now - known.readAt < TENANT_RECHECK_MS) {
-      if (known.authorization) return known.authorization;
-      throw invalid();
-    }
-    this.#readTenants.delete(key);
-    const directory = route.tenants?.directory ?? '';
-    const read = readTenantFolder(directory, id);
-    if (read.kind === 'missing') throw new SidecarError('unknown_tenant', { route: route.name, detail: 'no folder for this tenant' });
-    const problems = read.kind === 'found' ? tenantProblems(route.dialect, join(directory, id), read.values) : read.problems;
-    if (read.kind !== 'found' || problems.length > 0) {
-      this.#readTenants.set(key, { authorization: undefined, readAt: now });
-      this.#deps.logger.error({ event: 'tenant_invalid', route: route.name, tenant: id, problems }, 'the tenant folder holds no valid credentials; fix the files named');
-      throw invalid();
-    }
-    const header = route.dialect.staticAuthorization?.(read.values);
-    if (header !== undefined) {
-      const authorization = { header, tokenId: 0 };
-      this.#readTenants.set(key, { authorization, readAt: now });
-      return authorization;
-    }
-    return this.#credential(key, { ...route, tenant: id, credentials: new TenantSource(directory, id, read.values, now) });
+    const found = this.#tenants.resolve(route, id, key, now);
+    return found.kind === 'static' ? found.authorization : this.#credential(key, found.route);
   }
 
   /** The credential a 401 is reported for, never creating one (a tenant's may have been evicted meanwhile). */
