@@ -9,6 +9,9 @@ import { upstreamRequestHeaders } from '../../src/proxy/headers.js';
 import { covver } from '../../src/providers/covver.js';
 import { readTenantFolder, TenantSource, tenantProblems } from '../../src/token/tenant-folder.js';
 import { isTenantId, requestTenant } from '../../src/token/tenant-id.js';
+import { TENANT_RECHECK_MS, TenantResolver } from '../../src/token/tenant-resolver.js';
+import { validateConfig, type RouteConfig } from '../../src/config/load.js';
+import type { Logger } from '../../src/log.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -127,5 +130,69 @@ describe('the tenant header upstream', () => {
     const raw = ['Host', 'sidecar', 'X-Token-Sidecar-Tenant', 'acme', 'accept', 'json', 'x-token-sidecar-tenant', 'again'];
     expect(upstreamRequestHeaders(raw, undefined, 'Bearer t', 'x-token-sidecar-tenant')).toEqual(['accept', 'json', 'authorization', 'Bearer t']);
     expect(upstreamRequestHeaders(raw, undefined, 'Bearer t')).toContain('X-Token-Sidecar-Tenant');
+  });
+});
+
+describe('resolving a tenant (explicit clock: no waiting)', () => {
+  async function resolver(provider: 'covver' | 'light') {
+    const { directory } = await layout();
+    const [route] = validateConfig({ routes: { billing: { provider, upstream: 'https://api.example.com', tenants: { directory } } } }).routes as [RouteConfig];
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = { error: (line: Record<string, unknown>) => void lines.push(line) } as unknown as Logger;
+    return { directory, route, lines, tenants: new TenantResolver(10, logger) };
+  }
+  const codeOf = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      return (error as SidecarError).code;
+    }
+    return 'resolved';
+  };
+
+  it("a tenant without a folder keeps nothing: its folder is used the moment it appears", async () => {
+    const { directory, route, tenants } = await resolver('covver');
+    expect(codeOf(() => tenants.resolve(route, 'newco', 'k', 0))).toBe('unknown_tenant');
+    await mkdir(join(directory, 'newco'));
+    await writeFile(join(directory, 'newco', 'clientId'), 'id');
+    await writeFile(join(directory, 'newco', 'clientSecret'), 'secret');
+    const found = tenants.resolve(route, 'newco', 'k', 0);
+    expect(found.kind === 'fetched' && found.route.tenant).toBe('newco');
+    expect(found.kind === 'fetched' && found.route.name).toBe('billing');
+    expect(found.kind === 'fetched' && found.route.credentials.read()).toEqual({ clientId: 'id', clientSecret: 'secret' });
+  });
+
+  it('an invalid folder is read and logged once per TENANT_RECHECK_MS, then read again', async () => {
+    const { directory, route, lines, tenants } = await resolver('covver');
+    await writeFile(join(directory, 'acme', 'stray'), 'x');
+    for (const now of [0, 1, TENANT_RECHECK_MS - 1]) expect(codeOf(() => tenants.resolve(route, 'acme', 'k', now))).toBe('unknown_tenant');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ event: 'tenant_invalid', route: 'billing', tenant: 'acme', problems: [`${join(directory, 'acme', 'stray')}: is not a credential field of provider covver; remove the file`] });
+    await rm(join(directory, 'acme', 'stray'));
+    expect(codeOf(() => tenants.resolve(route, 'acme', 'k', TENANT_RECHECK_MS))).toBe('resolved');
+  });
+
+  it("an API-key tenant's header is kept for TENANT_RECHECK_MS, then its rotated key is read", async () => {
+    const { directory, route, tenants } = await resolver('light');
+    await mkdir(join(directory, 'keyed'));
+    await writeFile(join(directory, 'keyed', 'apiKey'), 'first\n');
+    const header = (now: number) => {
+      const found = tenants.resolve(route, 'keyed', 'k', now);
+      return found.kind === 'static' ? found.authorization.header : found.kind;
+    };
+    expect(header(0)).toBe('Basic first');
+    await writeFile(join(directory, 'keyed', 'apiKey'), 'second');
+    expect(header(TENANT_RECHECK_MS - 1)).toBe('Basic first');
+    expect(header(TENANT_RECHECK_MS)).toBe('Basic second');
+  });
+
+  it("a tenant's folder is compared again at most once per TENANT_RECHECK_MS, and tells a change", async () => {
+    const { directory, route, tenants } = await resolver('covver');
+    const found = tenants.resolve(route, 'acme', 'k', 0);
+    if (found.kind !== 'fetched') throw new Error('expected a fetched tenant');
+    await writeFile(join(directory, 'acme', 'clientSecret'), 'fixed');
+    expect(TenantResolver.fixed(found.route, TENANT_RECHECK_MS - 1)).toBe(false);
+    expect(TenantResolver.fixed(found.route, TENANT_RECHECK_MS)).toBe(true);
+    expect(TenantResolver.fixed(found.route, 2 * TENANT_RECHECK_MS)).toBe(false);
   });
 });
