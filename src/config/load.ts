@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { PROVIDERS, type ProviderName } from '../providers/registry.js';
-import type { CredentialValues, ProviderDialect } from '../providers/types.js';
+import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
 import { referencesIn, resolveTemplate } from './references.js';
 import { validatedConfigSchema, type HostPort, type RawConfig } from './schema.js';
 
@@ -39,6 +39,8 @@ export interface RouteConfig {
   readonly caFile: string | undefined;
   /** Retry an idempotent request once after a 429 whose Retry-After is at most maxWait (ms). */
   readonly retry429: { readonly maxWait: number } | undefined;
+  /** The route's own token-request keys (provider oauth2), as configured: `check` prints them. */
+  readonly options: RouteOptions;
   readonly credentials: CredentialSource;
   /** Per-tenant credentials (instead of `credentials`, which is then empty): see token/tenant-folder.ts. */
   readonly tenants: TenantsConfig | undefined;
@@ -164,7 +166,8 @@ export function validateConfig(document: unknown): SidecarConfig {
   const listeners = new Map<string, string>([[`${raw.listen.host}:${raw.listen.port}`, 'listen']]);
   for (const [name, route] of Object.entries(raw.routes)) {
     const base = PROVIDERS[route.provider];
-    const dialect = base.configure?.({ clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl }) ?? base;
+    const options: RouteOptions = { clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl };
+    const dialect = base.configure?.(options) ?? base;
     const tokenUrl = route.tokenUrl ?? (dialect.defaultTokenUrl as string);
     let ca: string | undefined;
     if (route.caFile !== undefined) {
@@ -200,6 +203,7 @@ export function validateConfig(document: unknown): SidecarConfig {
       ca,
       caFile: route.caFile,
       retry429: route.retry429,
+      options,
       credentials: credentialSource(templates, (route.credentials ?? {}) as CredentialValues),
       tenants: route.tenants,
     });
