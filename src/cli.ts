@@ -6,7 +6,7 @@ import { createApp, type Addresses, type App } from './app.js';
 import { authorizableRoute, authorize, UsageError } from './commands/authorize.js';
 import { codeFromAnswer, startConsent } from './commands/consent.js';
 import { describeConfig } from './commands/check.js';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, loadConfig, loadDescribedProviders } from './config/load.js';
 import { demoInstructions, startDemo } from './demo.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 
@@ -104,6 +104,29 @@ await yargs(hideBin(process.argv))
         const app = createApp({ config, logger });
         const { proxy, admin } = await serve(app, logger, () => emulators.close());
         process.stderr.write(demoInstructions(proxy, admin, argv.lifetime));
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .command(
+    'emulate',
+    'start the built-in provider emulators alone (for an app team\'s local development and tests), and one for each provider described in --config; prints their token URLs, client ids and secrets',
+    (command) =>
+      command
+        .option('port', { type: 'number', default: 8900, describe: 'port of the first emulator; the others take the next ports (0: any free ports)' })
+        .option('lifetime', { type: 'number', describe: 'access-token lifetime, seconds (default: each provider\'s documented one)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the listing as one JSON line' }),
+    async (argv) => {
+      try {
+        // Loaded only for this command: the sidecar itself never needs the emulators.
+        const { describeEmulators, startEmulate } = await import('./commands/emulate.js');
+        const described = argv.config === undefined ? {} : loadDescribedProviders(argv.config);
+        const running = await startEmulate({ port: argv.port, lifetimeSeconds: argv.lifetime, described });
+        const stop = () => void running.close().then(() => process.exit(EXIT.ok), (error: unknown) => fail(error));
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        process.stdout.write(argv.json ? `${JSON.stringify({ emulators: running.listings })}\n` : describeEmulators(running.listings, argv.lifetime));
       } catch (error) {
         fail(error);
       }

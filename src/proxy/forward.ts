@@ -166,7 +166,7 @@ export class Forwarder {
         {
           path: match.upstreamPath,
           method: req.method as string,
-          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, route.tenants?.header),
+          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name, route.tenants?.header),
           body: body.kind === 'buffered' ? body.data : body.kind === 'streamed' ? req : null,
           signal,
         },

@@ -44,7 +44,7 @@ export class WebSocketForwarder {
       const holdUnauthorized = () => mayRetry && tokens.unauthorized(route, authorization.tokenId, tenant);
       let result;
       try {
-        result = await attemptUpgrade(pool, { path: match.upstreamPath, headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, tenantHeader), protocol, holdUnauthorized }, app);
+        result = await attemptUpgrade(pool, { path: match.upstreamPath, headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name, tenantHeader), protocol, holdUnauthorized }, app);
       } catch (error) {
         const failure = classifyUpstreamFailure(error);
         if (app.destroyed || failure === 'app_left') return undefined;

@@ -18,6 +18,8 @@ import { TenantResolver } from './tenant-resolver.js';
 export interface Authorization {
   readonly header: string;
   readonly tokenId: number;
+  /** The header it goes in when not `authorization` (a described provider's `send.header`). */
+  readonly name?: string;
 }
 
 export interface RouteTokenState {

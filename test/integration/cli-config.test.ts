@@ -109,7 +109,7 @@ describe('token-sidecar check on broken configs', () => {
     const { code, stderr, stdout } = await runCli(['check', '--config', file], env);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    for (const route of ['covver', 'cobee', 'petje', 'light', 'light-reports', 'billing']) expect(stdout).toContain(`${route}:`);
+    for (const route of ['acme', 'covver', 'cobee', 'petje', 'light', 'light-reports', 'billing']) expect(stdout).toContain(`${route}:`);
     expect(stdout).not.toContain('value-of-');
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SidecarError } from '../../src/errors.js';
 import { upstreamRequestHeaders } from '../../src/proxy/headers.js';
-import { covver } from '../../src/providers/covver.js';
+import { builtInProvider } from '../../src/providers/registry.js';
 import { readTenantFolder, TenantSource, tenantProblems } from '../../src/token/tenant-folder.js';
 import { isTenantId, requestTenant } from '../../src/token/tenant-id.js';
 import { TENANT_RECHECK_MS, TenantResolver } from '../../src/token/tenant-resolver.js';
@@ -74,6 +74,8 @@ describe('tenant ids', () => {
   });
 });
 
+const covver = builtInProvider('covver') as NonNullable<ReturnType<typeof builtInProvider>>;
+
 describe('reading a tenant folder', () => {
   it('reads one file per field, one trailing newline off, dot entries (Kubernetes ..data) and sub-folders skipped', async () => {
     const { directory } = await layout();
@@ -128,7 +130,7 @@ describe('a tenant credential source', () => {
 describe('the tenant header upstream', () => {
   it('is dropped (whatever its case), every other header kept in order', () => {
     const raw = ['Host', 'sidecar', 'X-Token-Sidecar-Tenant', 'acme', 'accept', 'json', 'x-token-sidecar-tenant', 'again'];
-    expect(upstreamRequestHeaders(raw, undefined, 'Bearer t', 'x-token-sidecar-tenant')).toEqual(['accept', 'json', 'authorization', 'Bearer t']);
+    expect(upstreamRequestHeaders(raw, undefined, 'Bearer t', 'authorization', 'x-token-sidecar-tenant')).toEqual(['accept', 'json', 'authorization', 'Bearer t']);
     expect(upstreamRequestHeaders(raw, undefined, 'Bearer t')).toContain('X-Token-Sidecar-Tenant');
   });
 });
