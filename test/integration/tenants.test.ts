@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatedProvider, type Emulator } from '../../src/emulators/index.js';
+import { startDescribedEmulator, startEmulator, type EmulatedProvider, type Emulator, type ProviderDescriptionInput } from '../../src/emulators/index.js';
 import { call, type Json } from '../support/http.js';
 import { startRedis } from '../support/redis.js';
 import { metricValue, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
@@ -310,6 +310,24 @@ describe('every provider, every way in', () => {
     expect((await asTenant(sidecar, 'globex')).status).toBe(200);
     expect(light.stats.tokenRequests).toBe(0);
     expect(sidecar.output()).not.toMatch(/key-of-/);
+  });
+
+  it('a provider described in config: each tenant gets its own token, sent where the description says', async () => {
+    const acme: ProviderDescriptionInput = {
+      tokenUrl: 'https://auth.acme.example/v2/auth/login',
+      encoding: 'json',
+      grant: { fields: { grant: 'client', id: '{clientId}', key: '{clientSecret}' } },
+      response: { accessToken: 'sessionToken', expiresIn: 'validFor' },
+      send: { header: 'X-Acme-Session', scheme: 'Session' },
+    };
+    const all = tenantClients(3);
+    const upstream = await startDescribedEmulator('acme', acme, { clients: all.map(({ client }) => client) });
+    cleanups.push(() => upstream.close());
+    const tenants = await folders();
+    await Promise.all(all.map(({ id, client }) => tenants.write(id, { ...client })));
+    const sidecar = await sidecarFor({ providers: { acme }, routes: { billing: { provider: 'acme', upstream: upstream.apiUrl, tokenUrl: upstream.tokenUrl, tenants: { directory: tenants.directory } } } });
+    expect(await spread(sidecar, 30, 3, (index) => (all[index % 3] as { id: string }).id)).toEqual([]);
+    expect(upstream.stats.tokenRequests).toBe(3);
   });
 
   it("a WebSocket upgrade carries its tenant's token; without the tenant header it is refused with 400", async () => {
