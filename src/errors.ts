@@ -31,6 +31,14 @@ export const ERROR_CODES = {
     status: 504,
     message: 'The upstream API did not answer in time; retry, or raise timeouts.upstreamHeaders if it is legitimately slow.',
   },
+  tenant_required: {
+    status: 400,
+    message: 'This route serves several tenants and the request names none; send the route tenant header (tenants.header, by default x-token-sidecar-tenant) with the tenant id.',
+  },
+  unknown_tenant: {
+    status: 403,
+    message: 'The sidecar has no usable credentials for the tenant this request names; check the tenant id, or mount its folder under the route tenants.directory (the sidecar log says what is missing).',
+  },
   internal: {
     status: 500,
     message: 'A fault inside the sidecar itself (a bug); retry, and report it with the request_failed log line.',

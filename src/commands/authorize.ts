@@ -51,6 +51,7 @@ export async function authorize(config: SidecarConfig, routeName: string, code: 
 export function authorizableRoute(config: SidecarConfig, routeName: string): RouteConfig {
   const route = config.routes.find((candidate) => candidate.name === routeName);
   if (!route) throw new UsageError(`route "${routeName}" is not in the config; routes: ${config.routes.map((r) => r.name).join(', ')}`);
+  if (route.tenants) throw new UsageError(`route "${routeName}" has per-tenant credentials; authorize each tenant with its provider and put its refresh token in the tenant's folder as the file refreshToken (${route.tenants.directory}/<tenant>/refreshToken)`);
   if (!route.dialect.authorizationCodeGrant) throw new UsageError(`provider ${route.provider} of route "${routeName}" has no authorization-code grant; nothing to authorize`);
   if (config.store.type === 'memory') throw new UsageError('store.type is memory, so the refresh token would be lost on exit; configure a file or redis store');
   return route;

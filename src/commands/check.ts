@@ -26,7 +26,9 @@ export function describeConfig(config: SidecarConfig): string {
           ...(route.options.authorizeUrl ? { authorizeUrl: route.options.authorizeUrl } : {}),
           // Values may be anything a server wants, secrets included: only the names are shown.
           ...(route.options.tokenParams ? { tokenParams: Object.fromEntries(Object.keys(route.options.tokenParams).map((key) => [key, '<set>'])) } : {}),
-          credentials: Object.fromEntries(Object.entries(route.credentials.templates).map(([key, template]) => [key, describeSource(template)])),
+          ...(route.tenants
+            ? { tenants: { header: route.tenants.header, directory: route.tenants.directory } }
+            : { credentials: Object.fromEntries(Object.entries(route.credentials.templates).map(([key, template]) => [key, describeSource(template)])) }),
         },
       ]),
     ),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
 import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
 import { ConfigError } from './config-error.js';
@@ -35,6 +35,16 @@ export interface RouteConfig {
   /** The route's own token-request keys (provider oauth2), as configured: `check` prints them. */
   readonly options: RouteOptions;
   readonly credentials: CredentialSource;
+  /** Per-tenant credentials (instead of `credentials`, which is then empty): see token/tenant-folder.ts. */
+  readonly tenants: TenantsConfig | undefined;
+  /** Set on a tenant's own view of its route (its credentials are that tenant's): for logs only. */
+  readonly tenant?: string;
+}
+
+export interface TenantsConfig {
+  /** The request header naming the tenant, lower-cased; stripped before forwarding. */
+  readonly header: string;
+  readonly directory: string;
 }
 
 export type SidecarConfig = Omit<RawConfig, 'routes'> & { readonly routes: readonly RouteConfig[] };
@@ -136,7 +146,7 @@ function conflictingCredentials(routes: readonly RouteConfig[]): string[] {
   const first = new Map<string, RouteConfig>();
   const problems: string[] = [];
   for (const route of routes) {
-    if (route.dialect.staticAuthorization?.(route.credentials.read()) !== undefined) continue;
+    if (route.tenants !== undefined || route.dialect.staticAuthorization?.(route.credentials.read()) !== undefined) continue;
     const key = credentialKey(route);
     const owner = first.get(key);
     if (!owner) {
@@ -151,6 +161,14 @@ function conflictingCredentials(routes: readonly RouteConfig[]): string[] {
     }
   }
   return problems;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Validates a parsed config document (YAML or JSON already parsed). Throws ConfigError. */
@@ -185,6 +203,9 @@ export function validateConfig(document: unknown): SidecarConfig {
       if (other !== undefined && route.listen.port !== 0) problems.push(`routes.${name}.listen: ${address} is already used by ${other}; give each route its own port`);
       listeners.set(address, `routes.${name}.listen`);
     }
+    if (route.tenants !== undefined && !isDirectory(route.tenants.directory)) {
+      problems.push(`routes.${name}.tenants.directory: ${route.tenants.directory} is not a readable folder; mount the tenants' Secrets there (one folder per tenant) or fix the path`);
+    }
     const templates = Object.fromEntries(
       Object.entries(rawRoutes[name]?.credentials ?? {})
         // A list (scope, resource) is held space-separated, each item re-resolved like a string.
@@ -203,7 +224,8 @@ export function validateConfig(document: unknown): SidecarConfig {
       caFile: route.caFile,
       retry429: route.retry429,
       options,
-      credentials: credentialSource(templates, route.credentials as CredentialValues),
+      credentials: credentialSource(templates, (route.credentials ?? {}) as CredentialValues),
+      tenants: route.tenants,
     });
   }
   problems.push(...conflictingCredentials(routes));

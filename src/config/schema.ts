@@ -90,6 +90,17 @@ const httpUrl = (what: string) =>
     if (url.search || url.hash) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
   });
 
+/** `tenants`: the request header naming the tenant, and the folder holding one folder per tenant. */
+const tenants = z.strictObject({
+  header: z
+    .string({ error: 'expected a header name' })
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'expected an HTTP header name such as "x-token-sidecar-tenant"')
+    .refine((name) => !['authorization', 'host', 'connection', 'content-length', 'transfer-encoding'].includes(name.toLowerCase()), 'is a header the request needs upstream; pick a header of its own such as "x-token-sidecar-tenant"')
+    .transform((name) => name.toLowerCase())
+    .default('x-token-sidecar-tenant'),
+  directory: z.string({ error: 'expected the path of the folder holding one folder per tenant' }).min(1),
+});
+
 /** Form fields the dialect owns: a tokenParams entry may not override them. */
 const RESERVED_TOKEN_PARAMS = new Set(['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'refresh_token', 'code', 'code_verifier', 'redirect_uri', 'scope', 'resource', 'audience']);
 
@@ -104,7 +115,9 @@ const route = z
     caFile: z.string().min(1).optional(),
     // Opt-in: an idempotent request answered 429 is retried once after its Retry-After, if that is at most maxWait.
     retry429: z.strictObject({ maxWait: duration }).optional(),
-    credentials: z.record(z.string(), z.unknown(), { error: 'expected a mapping of credential fields' }),
+    credentials: z.record(z.string(), z.unknown(), { error: 'expected a mapping of credential fields' }).optional(),
+    // Per-tenant credentials instead of `credentials`: one folder per tenant id, one file per field.
+    tenants: tenants.optional(),
     // Generic oauth2 only (the named providers have one documented way).
     clientAuth: z.enum(CLIENT_AUTH_METHODS, { error: `expected one of: ${CLIENT_AUTH_METHODS.join(', ')}` }).optional(),
     tokenParams: z
@@ -123,7 +136,7 @@ const route = z
     if (base !== undefined) checkRouteProvider(value, base, ctx, []);
   });
 
-type RouteInput = { provider: string; tokenUrl?: string | undefined; credentials: Record<string, unknown>; clientAuth?: string | undefined; tokenParams?: Record<string, string> | undefined; authorizeUrl?: string | undefined };
+type RouteInput = { provider: string; tokenUrl?: string | undefined; credentials?: Record<string, unknown> | undefined; tenants?: unknown; clientAuth?: string | undefined; tokenParams?: Record<string, string> | undefined; authorizeUrl?: string | undefined };
 
 /** A route against its provider's dialect (issues under `at`): route keys it accepts, a token URL, its credentials. */
 function checkRouteProvider(value: RouteInput, base: ProviderDialect, ctx: z.RefinementCtx, at: readonly PropertyKey[]): void {
@@ -134,9 +147,15 @@ function checkRouteProvider(value: RouteInput, base: ProviderDialect, ctx: z.Ref
   if (value.tokenUrl === undefined && dialect.defaultTokenUrl === undefined) {
     ctx.addIssue({ code: 'custom', path: [...at, 'tokenUrl'], message: `is required for provider "${value.provider}" (it has no documented default)` });
   }
+  if (value.tenants !== undefined) {
+    // Each tenant's folder is checked against the dialect when the tenant is first used.
+    if (value.credentials !== undefined) ctx.addIssue({ code: 'custom', path: [...at, 'tenants'], message: 'a route takes either credentials or tenants (each tenant folder holds its own credentials), not both; remove one' });
+    return;
+  }
   const parsed = dialect.credentials.safeParse(value.credentials);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: [...at, 'credentials', ...issue.path] } as never);
+    const issues = value.credentials === undefined ? [{ code: 'custom', path: [], message: 'is required (a mapping of credential fields), or give tenants for per-tenant credentials' }] : parsed.error.issues;
+    for (const issue of issues) ctx.addIssue({ ...issue, path: [...at, 'credentials', ...issue.path] } as never);
   }
 }
 

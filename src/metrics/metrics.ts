@@ -33,6 +33,11 @@ export function createMetrics(registry: Registry = new Registry(), options: { de
       labelNames: ['route', 'result'] as const,
       registers: [registry],
     }),
+    tokenCacheEntries: new Gauge({
+      name: 'token_sidecar_token_cache_entries',
+      help: 'Credentials whose tokens the sidecar holds now (bounded by cache.maxEntries; evicted ones still finishing a refresh or an unsaved grant count until done).',
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'token_sidecar_requests_total',
       help: 'Requests answered to apps, by route, method and status code (upstream answers and the sidecar own errors).',

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authorization } from '../token/provider.js';
-import { appResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { appResponseHeaders, requestTenantHeader, upstreamRequestHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
 import type { RateLimitGauges } from './rate-limit.js';
 import { isIdempotent, retryAfterMs } from './retry-after.js';
@@ -13,11 +13,11 @@ import { classifyUpstreamFailure, upstreamError } from './upstream-failures.js';
 /** The token side as the proxy sees it: a header value per route, and a way to report a 401. */
 export interface TokenSource {
   /** Synchronous on a cache hit; a promise only when the token must be waited for. */
-  authorization(route: string): Authorization | Promise<Authorization>;
+  authorization(route: string, tenant?: string): Authorization | Promise<Authorization>;
   /** An upstream answered 401 to this token: true to retry with a fresh one (the token is dropped if current). */
-  unauthorized(route: string, tokenId: number): boolean;
+  unauthorized(route: string, tokenId: number, tenant?: string): boolean;
   /** The retry after a 401 came back; `unauthorized` when it was a 401 again. */
-  retried(route: string, tokenId: number, unauthorized: boolean): void;
+  retried(route: string, tokenId: number, unauthorized: boolean, tenant?: string): void;
 }
 
 export interface ForwarderDeps {
@@ -114,9 +114,10 @@ export class Forwarder {
     const route = match.route.name;
     const { tokens } = this.#deps;
     const expectsContinue = req.headers.expect !== undefined && CONTINUE.test(req.headers.expect);
+    const tenant = requestTenantHeader(req.headers, match.route.tenants?.header);
     let authorization: Authorization;
     try {
-      authorization = await tokens.authorization(route);
+      authorization = await tokens.authorization(route, tenant);
     } catch (error) {
       // The app waits for 100 before its body: answer now, it sends none, and the connection closes.
       if (expectsContinue) res.setHeader('connection', 'close');
@@ -142,7 +143,7 @@ export class Forwarder {
         allow401 = false;
         tokenRetried = true;
         this.#deps.metrics.upstreamRetries.inc({ route, reason: 'unauthorized' });
-        authorization = await tokens.authorization(route);
+        authorization = await tokens.authorization(route, tenant);
       } else {
         allow429 = false;
         this.#deps.metrics.upstreamRetries.inc({ route, reason: 'rate_limited' });
@@ -151,7 +152,7 @@ export class Forwarder {
       }
       outcome = await this.#send(req, res, match, authorization, body, allow401, allow429, disconnect);
       if (tokenRetried && typeof outcome === 'number') {
-        tokens.retried(route, authorization.tokenId, outcome === 401);
+        tokens.retried(route, authorization.tokenId, outcome === 401, tenant);
         tokenRetried = false;
       }
     }
@@ -165,13 +166,13 @@ export class Forwarder {
         {
           path: match.upstreamPath,
           method: req.method as string,
-          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name),
+          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name, route.tenants?.header),
           body: body.kind === 'buffered' ? body.data : body.kind === 'streamed' ? req : null,
           signal,
         },
         ({ statusCode, headers }) => {
           this.#deps.rateLimits.observe(route.name, headers);
-          if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId)) {
+          if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, requestTenantHeader(req.headers, route.tenants?.header))) {
             outcome = 'unauthorized';
             return discard();
           }

@@ -25,18 +25,26 @@ function forgedOrHop(name: string, listed: Set<string> | undefined): boolean {
  * Request headers for the upstream, from the raw list in one pass (order and duplicates kept),
  * with the route's Authorization (in `name`, lower case, for a provider that sends it elsewhere: the
  * app's own header of that name is replaced too). The same for an upgrade: undici adds its own Upgrade/Connection.
+ * `strip` (lower case) is a header of the sidecar's own to drop too: a tenant route's tenant header.
  */
-export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, authorization: string, name = 'authorization'): string[] {
+export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, authorization: string, name = 'authorization', strip?: string): string[] {
   const listed = connectionListed(connection);
   const headers: string[] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     const raw = rawHeaders[index] as string;
     const lower = raw.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || OWNED_REQUEST.has(lower) || lower === name || (listed !== undefined && listed.has(lower))) continue;
+    if (HOP_BY_HOP.has(lower) || OWNED_REQUEST.has(lower) || lower === name || lower === strip || (listed !== undefined && listed.has(lower))) continue;
     headers.push(raw, rawHeaders[index + 1] as string);
   }
   headers.push(name, authorization);
   return headers;
+}
+
+/** The tenant a request names on a tenant route (a repeated header joined, so it is refused); undefined elsewhere. */
+export function requestTenantHeader(headers: IncomingHttpHeaders, tenantHeader: string | undefined): string | undefined {
+  if (tenantHeader === undefined) return undefined;
+  const value = headers[tenantHeader];
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 /** Response headers for the app: the upstream's, less hop-by-hop ones and any `x-token-sidecar-*` it sent. */

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TokenSource } from './forward.js';
-import { upgradeResponseHead, upstreamRequestHeaders } from './headers.js';
+import { requestTenantHeader, upgradeResponseHead, upstreamRequestHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
 import type { RouteMatch } from './router.js';
 import { attemptUpgrade } from './upgrade-attempt.js';
@@ -36,19 +36,21 @@ export class WebSocketForwarder {
     const route = match.route.name;
     const pool = pools.upstream(match.route);
     const protocol = req.headers.upgrade ?? 'websocket';
-    let authorization = await tokens.authorization(route);
+    const tenantHeader = match.route.tenants?.header;
+    const tenant = requestTenantHeader(req.headers, tenantHeader);
+    let authorization = await tokens.authorization(route, tenant);
     let mayRetry = true;
     for (;;) {
-      const holdUnauthorized = () => mayRetry && tokens.unauthorized(route, authorization.tokenId);
+      const holdUnauthorized = () => mayRetry && tokens.unauthorized(route, authorization.tokenId, tenant);
       let result;
       try {
-        result = await attemptUpgrade(pool, { path: match.upstreamPath, headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name), protocol, holdUnauthorized }, app);
+        result = await attemptUpgrade(pool, { path: match.upstreamPath, headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name, tenantHeader), protocol, holdUnauthorized }, app);
       } catch (error) {
         const failure = classifyUpstreamFailure(error);
         if (app.destroyed || failure === 'app_left') return undefined;
         throw upstreamError(failure, error, route);
       }
-      if (!mayRetry) tokens.retried(route, authorization.tokenId, result.kind === 'answered' && result.status === 401);
+      if (!mayRetry) tokens.retried(route, authorization.tokenId, result.kind === 'answered' && result.status === 401, tenant);
       if (result.kind === 'answered') return result.status;
       if (result.kind === 'upgraded') {
         this.#join(route, app, head, result.upstream, upgradeResponseHead(result.headers));
@@ -56,7 +58,7 @@ export class WebSocketForwarder {
       }
       mayRetry = false;
       this.#deps.metrics.upstreamRetries.inc({ route, reason: 'unauthorized' });
-      authorization = await tokens.authorization(route);
+      authorization = await tokens.authorization(route, tenant);
     }
   }
 

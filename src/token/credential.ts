@@ -231,7 +231,8 @@ export class Credential {
     const urls: TokenUrls = { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl };
     const plan = planGrants(route.dialect, credentials, stored, urls);
     if (plan.attempts.length === 0) {
-      this.#fail(new TokenEndpointError('rejected', 'no_refresh_token', `route ${route.name} has no refresh token: run "token-sidecar authorize ${route.name} --code CODE" or set credentials.refreshToken`), trigger);
+      const fix = route.tenant === undefined ? `run "token-sidecar authorize ${route.name} --code CODE" or set credentials.refreshToken` : `put one in the tenant's folder as the file refreshToken`;
+      this.#fail(new TokenEndpointError('rejected', 'no_refresh_token', `route ${route.name}${route.tenant === undefined ? '' : ` (tenant ${route.tenant})`} has no refresh token: ${fix}`), trigger);
       return false;
     }
     if (read.unsaved && this.#deps.store.lock && (!lease || lease.lost) && plan.refreshToken === stored?.refreshToken) {
@@ -262,7 +263,7 @@ export class Credential {
           this.#fail(failure, trigger, tokenRequest.grant, clock.now() - started);
           return false;
         }
-        this.#deps.logger.warn({ event: 'token_refresh_fallback', route: route.name, provider: route.provider, grant: tokenRequest.grant, reason: failure.reason }, 'refresh grant rejected; falling back to the initial grant');
+        this.#deps.logger.warn({ event: 'token_refresh_fallback', route: route.name, tenant: route.tenant, provider: route.provider, grant: tokenRequest.grant, reason: failure.reason }, 'refresh grant rejected; falling back to the initial grant');
       }
     }
     return false;
@@ -317,6 +318,7 @@ export class Credential {
     logger.info({
       event: 'token_refresh',
       route: this.primary.name,
+      tenant: this.primary.tenant,
       provider: this.primary.provider,
       grant: tokenRequest.grant,
       result: 'success',
@@ -359,6 +361,7 @@ export class Credential {
     logger[level]({
       event: 'token_refresh_failed',
       route: this.primary.name,
+      tenant: this.primary.tenant,
       provider: this.primary.provider,
       grant,
       trigger,

@@ -11,6 +11,8 @@ import { Credential, type RefreshSettings } from './credential.js';
 import { GrantKeeper } from './grant-keeper.js';
 import type { Failure } from './lifecycle.js';
 import type { StoredGrant, TokenStore } from './store.js';
+import { isTenantId, requestTenant } from './tenant-id.js';
+import { TenantResolver } from './tenant-resolver.js';
 
 /** What the proxy injects; `tokenId` lets a 401 invalidate exactly the token it was answered to. */
 export interface Authorization {
@@ -23,7 +25,9 @@ export interface Authorization {
 export interface RouteTokenState {
   readonly route: string;
   readonly provider: string;
-  readonly state: 'static' | 'empty' | 'valid' | 'refreshing' | 'failing' | 'rejected';
+  readonly state: 'static' | 'empty' | 'valid' | 'refreshing' | 'failing' | 'rejected' | 'tenants';
+  /** Tenant routes: tenants whose credentials are held now, and how many of them stand rejected. */
+  readonly tenants?: { readonly cached: number; readonly rejected: number };
   /** A token request is in flight right now (also while failing or rejected: a retry). */
   readonly refreshing: boolean;
   /** A rotated grant the store has not accepted yet (retried until it lands). */
@@ -61,6 +65,8 @@ interface RouteEntry {
   /** The route's first token attempt (fetched at start) has ended, success or failure. */
   attempted: boolean;
   readonly hit: { inc(): void };
+  /** Tenant routes: tenant `id`'s credential key is this prefix followed by the id. */
+  readonly tenantKeyPrefix?: string;
 }
 
 /**
@@ -71,7 +77,12 @@ function zeroSeries(metrics: Metrics, route: RouteConfig): void {
   const grants = new Set<string>();
   const credentials = route.credentials.read();
   const urls = { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl };
-  if (route.dialect.initialGrant(credentials, urls)) grants.add('client_credentials');
+  try {
+    if (route.dialect.initialGrant(credentials, urls)) grants.add('client_credentials');
+  } catch {
+    // A tenant route has no credentials of its own: an initial grant that needs them exists.
+    grants.add('client_credentials');
+  }
   if (route.dialect.refreshGrant) grants.add('refresh_token');
   for (const grant of grants) {
     for (const result of ['success', 'rejected', 'error']) metrics.tokenRefresh.inc({ route: route.name, provider: route.provider, grant, result }, 0);
@@ -105,6 +116,8 @@ export class TokenProvider {
   /** Evicted while busy: kept alive (and found again) until their work is done. */
   readonly #retiring = new Map<string, Credential>();
   readonly #keepers = new Map<string, GrantKeeper>();
+  /** Reads tenant folders; remembers API-key tenants and invalid folders for a moment. */
+  readonly #tenants: TenantResolver;
   readonly #unwatch: Array<() => void> = [];
   #stopping = false;
 
@@ -122,9 +135,16 @@ export class TokenProvider {
         }
       },
     });
+    this.#tenants = new TenantResolver(deps.settings.maxEntries, deps.logger);
     for (const route of deps.routes) {
-      const staticHeader = route.dialect.staticAuthorization?.(route.credentials.read());
       const hit = deps.metrics.tokenCache.labels({ route: route.name, result: 'hit' });
+      if (route.tenants) {
+        const tenantKeyPrefix = [credentialKey(route), `tenants=${route.tenants.directory}`, 'tenant='].join('\u0000');
+        this.#routes.set(route.name, { route, key: tenantKeyPrefix, attempted: true, hit, tenantKeyPrefix });
+        zeroSeries(deps.metrics, route);
+        continue;
+      }
+      const staticHeader = route.dialect.staticAuthorization?.(route.credentials.read());
       this.#routes.set(route.name, { route, key: credentialKey(route), attempted: staticHeader !== undefined, hit, ...(staticHeader === undefined ? {} : { static: staticHeader }) });
       if (staticHeader === undefined) zeroSeries(deps.metrics, route);
     }
@@ -136,10 +156,11 @@ export class TokenProvider {
     const watch = this.#deps.watch ?? pollFile;
     for (const entry of this.#routes.values()) {
       const { route } = entry;
+      if (entry.tenantKeyPrefix !== undefined) continue;
       for (const file of route.credentials.files) this.#unwatch.push(watch(file, () => this.#secretsChanged(route)));
       if (entry.static !== undefined) continue;
       if (!options.eager) entry.attempted = true;
-      else void this.#credential(entry).refresh('startup').then(() => (entry.attempted = true));
+      else void this.#credential(entry.key, route).refresh('startup').then(() => (entry.attempted = true));
     }
     if (store.onChange) this.#unwatch.push(store.onChange((key, grant) => this.#storeChanged(key, grant)));
     if (store.onReconnect) this.#unwatch.push(store.onReconnect(() => this.#reseedAll()));
@@ -156,11 +177,15 @@ export class TokenProvider {
    * waits, on the one fetch in flight, and never longer than `requestWait`. Throws (or rejects
    * with) SidecarError when no valid token can be had.
    */
-  authorization(routeName: string): Authorization | Promise<Authorization> {
+  authorization(routeName: string, tenant?: string): Authorization | Promise<Authorization> {
     const entry = this.#routes.get(routeName);
     if (!entry) throw new Error(`unknown route ${routeName}`);
     if (entry.static !== undefined) return { header: entry.static, tokenId: 0 };
-    const credential = this.#credential(entry);
+    const credential = entry.tenantKeyPrefix === undefined ? this.#credential(entry.key, entry.route) : this.#tenant(entry, entry.tenantKeyPrefix, tenant);
+    if (!(credential instanceof Credential)) {
+      entry.hit.inc();
+      return credential;
+    }
     const current = credential.current(this.#deps.clock.now());
     if (current.kind === 'token') {
       entry.hit.inc();
@@ -184,20 +209,21 @@ export class TokenProvider {
   }
 
   /** After an upstream 401: true to retry with a fresh token (see Credential.unauthorized). */
-  unauthorized(routeName: string, tokenId: number): boolean {
+  unauthorized(routeName: string, tokenId: number, tenant?: string): boolean {
     if (tokenId === 0) return false;
-    return this.#credential(this.#entry(routeName)).unauthorized(tokenId);
+    return this.#existing(this.#entry(routeName), tenant)?.unauthorized(tokenId) ?? false;
   }
 
   /** The retry after a 401 came back; `unauthorized` when it was a 401 again. */
-  retried(routeName: string, tokenId: number, unauthorized: boolean): void {
-    if (tokenId !== 0) this.#credential(this.#entry(routeName)).retried(tokenId, unauthorized);
+  retried(routeName: string, tokenId: number, unauthorized: boolean, tenant?: string): void {
+    if (tokenId !== 0) this.#existing(this.#entry(routeName), tenant)?.retried(tokenId, unauthorized);
   }
 
   /** Per-route token state for /readyz; no secrets. */
   states(): RouteTokenState[] {
     const now = this.#deps.clock.now();
-    return [...this.#routes.values()].map(({ route, key, static: isStatic }) => {
+    return [...this.#routes.values()].map(({ route, key, static: isStatic, tenantKeyPrefix }) => {
+      if (tenantKeyPrefix !== undefined) return this.#tenantsState(route, tenantKeyPrefix);
       const credential = this.#credentials.peek(key) ?? this.#retiring.get(key);
       const base = {
         route: route.name,
@@ -232,6 +258,7 @@ export class TokenProvider {
     }));
     this.#credentials.clear();
     this.#retiring.clear();
+    this.#tenants.clear();
   }
 
   #entry(routeName: string): RouteEntry {
@@ -250,29 +277,77 @@ export class TokenProvider {
     return keeper;
   }
 
-  #credential(entry: RouteEntry): Credential {
-    let credential = this.#credentials.get(entry.key);
+  /** The credential under `key`: cached, back from retiring, or new for `route` (a tenant's own view of its route). */
+  #credential(key: string, route: RouteConfig): Credential {
+    let credential = this.#credentials.get(key);
     if (!credential) {
-      credential = this.#retiring.get(entry.key);
+      credential = this.#retiring.get(key);
       if (credential) {
-        this.#retiring.delete(entry.key);
+        this.#retiring.delete(key);
       } else {
         const { client, dispatcherFor, store, clock, metrics, logger, settings } = this.#deps;
-        credential = new Credential(entry.key, entry.route, {
+        credential = new Credential(key, route, {
           client, store, clock, metrics, logger, settings,
-          keeper: this.#keeper(entry.key, entry.route),
-          dispatcher: dispatcherFor(entry.route),
+          keeper: this.#keeper(key, route),
+          dispatcher: dispatcherFor(route),
           random: this.#deps.random ?? Math.random,
         });
         if (this.#stopping) void credential.stop();
         // Routes that share a credential share its token and its rotating refresh token.
         for (const other of this.#routes.values()) {
-          if (other.key === entry.key && other.route !== entry.route) credential.routes.push(other.route);
+          if (other.key === key && other.route !== route) credential.routes.push(other.route);
         }
       }
-      this.#credentials.set(entry.key, credential);
+      this.#credentials.set(key, credential);
+      this.#countEntries();
     }
     return credential;
+  }
+
+  /**
+   * The credential (or static API key) of the tenant a request names. A tenant not held is read
+   * from its folder now, so one that appeared since the start is served; a rejected one is
+   * compared with its folder at most every TENANT_RECHECK_MS, so fixed credentials are tried at once.
+   */
+  #tenant(entry: RouteEntry, prefix: string, raw: string | undefined): Credential | Authorization {
+    const { route } = entry;
+    const id = requestTenant(route.name, raw);
+    const key = prefix + id;
+    const now = this.#deps.clock.now();
+    const held = this.#credentials.get(key) ?? this.#retiring.get(key);
+    if (held) {
+      if (held.state.kind === 'rejected' && TenantResolver.fixed(held.primary, now)) held.secretsChanged();
+      // One held only while retiring goes back into the LRU.
+      return this.#credentials.has(key) ? held : this.#credential(key, held.primary);
+    }
+    const found = this.#tenants.resolve(route, id, key, now);
+    return found.kind === 'static' ? found.authorization : this.#credential(key, found.route);
+  }
+
+  /** The credential a 401 is reported for, never creating one (a tenant's may have been evicted meanwhile). */
+  #existing(entry: RouteEntry, tenant: string | undefined): Credential | undefined {
+    if (entry.tenantKeyPrefix === undefined) return this.#credential(entry.key, entry.route);
+    if (tenant === undefined || !isTenantId(tenant)) return undefined;
+    const key = entry.tenantKeyPrefix + tenant;
+    return this.#credentials.peek(key) ?? this.#retiring.get(key);
+  }
+
+  #tenantsState(route: RouteConfig, prefix: string): RouteTokenState {
+    let cached = 0;
+    let rejected = 0;
+    let refreshing = false;
+    for (const [key, credential] of [...this.#credentials.entries(), ...this.#retiring.entries()]) {
+      if (!key.startsWith(prefix)) continue;
+      cached += 1;
+      if (credential.state.kind === 'rejected') rejected += 1;
+      if (credential.inflight) refreshing = true;
+    }
+    return { route: route.name, provider: route.provider, state: 'tenants', refreshing, tenants: { cached, rejected } };
+  }
+
+  /** The cache-entries gauge: credentials held, evicted ones still finishing their work included. */
+  #countEntries(): void {
+    this.#deps.metrics.tokenCacheEntries.set(this.#credentials.size + this.#retiring.size);
   }
 
   /** An evicted credential that is still refreshing or holds an unsaved grant finishes its work first. */
@@ -285,6 +360,7 @@ export class TokenProvider {
       if (this.#retiring.get(key) === credential) {
         this.#retiring.delete(key);
         this.#evicted(key, credential);
+        this.#countEntries();
       }
     };
     void check();

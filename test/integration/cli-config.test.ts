@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,13 +102,14 @@ describe('token-sidecar check on broken configs', () => {
     const dir = await mkdtemp(join(tmpdir(), 'token-sidecar-example-'));
     const text = readFileSync(resolve(import.meta.dirname, '../../config/example.yaml'), 'utf8').replaceAll('/var/run/secrets/token-sidecar/', `${dir}/`);
     for (const name of text.matchAll(new RegExp(`\\$\\{file:${dir}/([a-z-]+)\\}`, 'g'))) await writeFile(join(dir, name[1] as string), `value-of-${name[1]}`);
+    for (const name of text.matchAll(new RegExp(`directory: ${dir}/([a-z-]+)`, 'g'))) await mkdir(join(dir, name[1] as string));
     const file = join(dir, 'example.yaml');
     await writeFile(file, text);
     const env = { COVVER_CLIENT_ID: 'id', COBEE_CLIENT_ID: 'id', PETJE_CLIENT_ID: 'id', LIGHT_CLIENT_ID: 'id' };
     const { code, stderr, stdout } = await runCli(['check', '--config', file], env);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    for (const route of ['acme', 'covver', 'cobee', 'petje', 'light', 'light-reports']) expect(stdout).toContain(`${route}:`);
+    for (const route of ['acme', 'covver', 'cobee', 'petje', 'light', 'light-reports', 'billing']) expect(stdout).toContain(`${route}:`);
     expect(stdout).not.toContain('value-of-');
   });
 });

@@ -25,6 +25,8 @@ export const SPEC_METRICS: readonly SpecMetric[] = [
   // "shown in /readyz and a metric" (the issue "Never lose a grant"), and store failures behind it.
   { name: 'token_sidecar_grant_unsaved', type: 'gauge', labels: ['route'] },
   { name: 'token_sidecar_store_errors_total', type: 'counter', labels: ['route', 'operation'] },
+  // Issue 10: how many credentials the cache holds (tenants included), bounded by cache.maxEntries.
+  { name: 'token_sidecar_token_cache_entries', type: 'gauge', labels: [] },
 ];
 
 /** Labels Prometheus adds on scrape, or Kubernetes service discovery relabels in. */
