@@ -19,8 +19,13 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: nothing in the tree needs an install hook, and none should run at build time.
 # --omit=optional: the pinned Node binaries (node-linux-*) are for machines without Node 26; the
 # image has it.
-RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund
+# esbuild (the bundler) ships its binary as an optional, per-platform package: install just that
+# one, for this machine's architecture, at the version the lockfile pins.
+RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund \
+ && npm install --no-save --ignore-scripts --omit=optional --no-audit --no-fund \
+      "@esbuild/linux-$(node -p process.arch)@$(node -p "require('esbuild/package.json').version")"
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs scripts/undici-core.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

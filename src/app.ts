@@ -10,7 +10,7 @@ import { UpstreamPools } from './proxy/pools.js';
 import { RateLimitGauges } from './proxy/rate-limit.js';
 import { createRouter } from './proxy/router.js';
 import { createProxyServer } from './proxy/server.js';
-import { WebSocketForwarder } from './proxy/websocket.js';
+import { lazyWebSocketForwarder } from './proxy/websocket-lazy.js';
 import { TokenClient } from './token/client.js';
 import { systemClock, type Clock } from './token/clock.js';
 import { TokenProvider } from './token/provider.js';
@@ -42,13 +42,16 @@ function listen(server: Server, address: HostPort): Promise<string> {
   });
 }
 
-/** The composition root: builds and wires the modules; no behaviour of its own. */
-export function createApp(options: AppOptions) {
+/**
+ * The composition root: builds and wires the modules; no behaviour of its own. Async because the
+ * store's module loads only when the config names it (the Redis client only for `store.type: redis`).
+ */
+export async function createApp(options: AppOptions) {
   const { config } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics ?? createMetrics();
-  const store = options.store ?? createStore(config);
+  const store = options.store ?? (await createStore(config));
   const pools = new UpstreamPools({
     connections: config.upstream.connections,
     connectTimeout: config.timeouts.connect,
@@ -66,7 +69,7 @@ export function createApp(options: AppOptions) {
     settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: config.timeouts.token, lockWait: lockTtl(config) },
   });
   const inflight: { count: number; draining: boolean; onIdle?: () => void } = { count: 0, draining: false };
-  const websockets = new WebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
+  const websockets = lazyWebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
   const proxyDeps = {
     router: createRouter(config.routes),
     forwarder: new Forwarder({ pools, tokens, metrics, rateLimits: new RateLimitGauges(metrics, () => clock.now()), now: () => clock.now(), retryBodyLimit: config.upstream.retryBodyLimit }),
@@ -131,4 +134,4 @@ export function createApp(options: AppOptions) {
   };
 }
 
-export type App = ReturnType<typeof createApp>;
+export type App = Awaited<ReturnType<typeof createApp>>;

@@ -12,7 +12,7 @@ import type { WebSocketForwarder } from './websocket.js';
 export interface ProxyServerDeps {
   readonly router: Router;
   readonly forwarder: Forwarder;
-  readonly websockets: WebSocketForwarder;
+  readonly websockets: Pick<WebSocketForwarder, 'upgrade'>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly accessLog: boolean;
