@@ -46,7 +46,8 @@ const SETTINGS = {
   paths: list(setting('BENCH_PATHS', '/whoami,/bytes/65536')),
   scenarios: list(setting('BENCH_SCENARIOS', 'direct,bare-forwarder,token-sidecar,token-sidecar-accesslog,nginx,http-proxy-3')),
   // The V8 settings the image runs the sidecar with (the Dockerfile's NODE_OPTIONS); the references run on Node's defaults.
-  sidecarNodeFlags: list(setting('BENCH_SIDECAR_NODE_FLAGS', '--max-semi-space-size=16')).flatMap((flags) => flags.split(' ')),
+  // `none`: Node's defaults, like the references.
+  sidecarNodeFlags: list(setting('BENCH_SIDECAR_NODE_FLAGS', '--max-semi-space-size=16')).flatMap((flags) => flags.split(' ')).filter((flag) => flag !== 'none'),
   footprintRepeats: setting('BENCH_FOOTPRINT_REPEATS', QUICK ? 3 : 7),
   idleSettleMs: setting('BENCH_IDLE_SETTLE_MS', QUICK ? 1000 : 3000),
   lifetimeSeconds: setting('BENCH_TOKEN_LIFETIME', 600),
@@ -444,7 +445,7 @@ async function main() {
     if (cpuProfDir) {
       log('## CPU profiles');
       log();
-      for (const name of ['token-sidecar', 'http-proxy-3']) {
+      for (const name of ['token-sidecar', 'bare-forwarder', 'http-proxy-3']) {
         const file = join(cpuProfDir, `${name}.cpuprofile`);
         if (existsSync(file)) log(summarizeProfile(file, 25));
         log();
