@@ -164,7 +164,7 @@ function table(path, connections, rows) {
   const sidecar = rows.find((row) => row.scenario === 'token-sidecar');
   const httpProxy3 = rows.find((row) => row.scenario === 'http-proxy-3');
   if (sidecar && httpProxy3) {
-    lines.push('', `token-sidecar / http-proxy-3 throughput: ${fmt.ratio(sidecar.rps / httpProxy3.rps)} ; CPU per request: token-sidecar ${fmt.us(sidecar.proxyCpu)} µs, http-proxy-3 ${fmt.us(httpProxy3.proxyCpu)} µs`);
+    lines.push('', `token-sidecar / http-proxy-3 throughput: ${fmt.ratio(sidecar.rps / httpProxy3.rps)}; CPU per request: token-sidecar ${fmt.us(sidecar.proxyCpu)} µs, http-proxy-3 ${fmt.us(httpProxy3.proxyCpu)} µs`);
   }
   return lines.join('\n');
 }
