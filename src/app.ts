@@ -95,7 +95,9 @@ export async function createApp(options: AppOptions) {
       for (const { route, server } of routeServers) routes[route.name] = await listen(server, route.listen as HostPort);
       tokens.start({ eager: config.refresh.eager });
       accepting = true;
-      logger.info({ event: 'listening', proxy, admin: adminAddress, routes, node: process.version }, 'token-sidecar is serving');
+      // `routes` names every route; `routeListeners` only those with their own `listen`.
+      const names = config.routes.map((route) => route.name);
+      logger.info({ event: 'listening', proxy, admin: adminAddress, routes: names, routeListeners: routes, node: process.version }, 'token-sidecar is serving');
       return { proxy, admin: adminAddress, routes };
     },
 

@@ -6,7 +6,7 @@ import type { SidecarConfig } from './config/load.js';
 import type { Logger, LogLevel } from './log.js';
 
 // Each command loads what it uses when it runs (dynamic import): `--version` and `--help` load
-// nothing but yargs, `check` no proxy, the sidecar no emulators, the demo no Redis client.
+// nothing but yargs, `check` no proxy, the sidecar no emulators, demo and emulate no Redis client.
 
 const EXIT = { ok: 0, runtime: 1, usage: 2 } as const;
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -126,6 +126,29 @@ await yargs(hideBin(process.argv))
         const app = await createApp({ config, logger: log });
         const { proxy, admin } = await serve(app, log, () => emulators.close());
         process.stderr.write(demoInstructions(proxy, admin, argv.lifetime));
+      } catch (error) {
+        fail(error);
+      }
+    },
+  )
+  .command(
+    'emulate',
+    'start the built-in provider emulators alone (for an app team\'s local development and tests), and one for each provider described in --config; prints their token URLs, client ids and secrets',
+    (command) =>
+      command
+        .option('port', { type: 'number', default: 8900, describe: 'port of the first emulator; the others take the next ports (0: any free ports)' })
+        .option('lifetime', { type: 'number', describe: 'access-token lifetime, seconds (default: each provider\'s documented one)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the listing as one JSON line' }),
+    async (argv) => {
+      try {
+        // Loaded only for this command: the sidecar itself never needs the emulators.
+        const { describeEmulators, startEmulate } = await import('./commands/emulate.js');
+        const described = argv.config === undefined ? {} : (await import('./config/load.js')).loadDescribedProviders(argv.config);
+        const running = await startEmulate({ port: argv.port, lifetimeSeconds: argv.lifetime, described });
+        const stop = () => void running.close().then(() => process.exit(EXIT.ok), (error: unknown) => fail(error));
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+        process.stdout.write(argv.json ? `${JSON.stringify({ emulators: running.listings })}\n` : describeEmulators(running.listings, argv.lifetime));
       } catch (error) {
         fail(error);
       }

@@ -20,6 +20,12 @@ export function describeConfig(config: SidecarConfig): string {
           tokenUrl: route.dialect.staticAuthorization?.(route.credentials.read()) !== undefined ? '(none: static API key)' : route.tokenUrl,
           ...(route.refreshUrl !== route.tokenUrl ? { refreshUrl: route.refreshUrl } : {}),
           ...(route.caFile ? { caFile: route.caFile } : {}),
+          // Where the token goes, when not the usual `authorization: Bearer` (a described provider's `send`).
+          ...(route.dialect.sends && (route.dialect.sends.header !== 'authorization' || route.dialect.sends.scheme !== 'Bearer') ? { sends: `${route.dialect.sends.header}: ${route.dialect.sends.scheme === '' ? '' : `${route.dialect.sends.scheme} `}<token>` } : {}),
+          ...(route.provider === 'oauth2' ? { clientAuth: route.options.clientAuth ?? 'client_secret_basic (default)' } : {}),
+          ...(route.options.authorizeUrl ? { authorizeUrl: route.options.authorizeUrl } : {}),
+          // Values may be anything a server wants, secrets included: only the names are shown.
+          ...(route.options.tokenParams ? { tokenParams: Object.fromEntries(Object.keys(route.options.tokenParams).map((key) => [key, '<set>'])) } : {}),
           credentials: Object.fromEntries(Object.entries(route.credentials.templates).map(([key, template]) => [key, describeSource(template)])),
         },
       ]),

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { PROVIDERS, type ProviderName } from '../providers/registry.js';
-import type { CredentialValues, ProviderDialect } from '../providers/types.js';
+import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
 import { referencesIn, resolveTemplate } from './references.js';
-import { validatedConfigSchema, type HostPort, type RawConfig } from './schema.js';
+import { configSchema, routeDialect, validatedConfigSchema, type HostPort, type RawConfig } from './schema.js';
 
 /** Every problem of a config at once, each naming its key path and the fix. */
 export class ConfigError extends Error {
@@ -29,7 +28,8 @@ export interface CredentialSource {
 
 export interface RouteConfig {
   readonly name: string;
-  readonly provider: ProviderName;
+  /** A built-in provider or one described under `providers`. */
+  readonly provider: string;
   readonly dialect: ProviderDialect;
   readonly upstream: URL;
   readonly tokenUrl: string;
@@ -39,6 +39,8 @@ export interface RouteConfig {
   readonly caFile: string | undefined;
   /** Retry an idempotent request once after a 429 whose Retry-After is at most maxWait (ms). */
   readonly retry429: { readonly maxWait: number } | undefined;
+  /** The route's own token-request keys (provider oauth2), as configured: `check` prints them. */
+  readonly options: RouteOptions;
   readonly credentials: CredentialSource;
 }
 
@@ -145,8 +147,9 @@ export function validateConfig(document: unknown): SidecarConfig {
   const routes: RouteConfig[] = [];
   const listeners = new Map<string, string>([[`${raw.listen.host}:${raw.listen.port}`, 'listen']]);
   for (const [name, route] of Object.entries(raw.routes)) {
-    const base = PROVIDERS[route.provider];
-    const dialect = base.configure?.({ clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl }) ?? base;
+    const base = routeDialect(route.provider, raw.providers) as ProviderDialect;
+    const options: RouteOptions = { clientAuth: route.clientAuth, tokenParams: route.tokenParams, authorizeUrl: route.authorizeUrl };
+    const dialect = base.configure?.(options) ?? base;
     const tokenUrl = route.tokenUrl ?? (dialect.defaultTokenUrl as string);
     let ca: string | undefined;
     if (route.caFile !== undefined) {
@@ -179,6 +182,7 @@ export function validateConfig(document: unknown): SidecarConfig {
       ca,
       caFile: route.caFile,
       retry429: route.retry429,
+      options,
       credentials: credentialSource(templates, route.credentials as CredentialValues),
     });
   }
@@ -189,6 +193,24 @@ export function validateConfig(document: unknown): SidecarConfig {
 
 /** Reads and validates a YAML or JSON config file. Throws ConfigError naming every problem. */
 export function loadConfig(file: string): SidecarConfig {
+  return validateConfig(readDocument(file));
+}
+
+/**
+ * Only the `providers` of a config file, validated (`token-sidecar emulate --config`): the routes
+ * and their secrets need not resolve on a developer's machine.
+ */
+export function loadDescribedProviders(file: string): RawConfig['providers'] {
+  const document = readDocument(file) as { providers?: unknown } | null;
+  const problems: string[] = [];
+  const resolved = resolveAll({ providers: document?.providers ?? {} }, [], problems);
+  const parsed = configSchema.pick({ providers: true }).safeParse(resolved);
+  if (!parsed.success) problems.push(...parsed.error.issues.flatMap(describeIssue));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  return parsed.data.providers;
+}
+
+function readDocument(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -199,5 +221,5 @@ export function loadConfig(file: string): SidecarConfig {
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `${file}: ${error.message.split('\n')[0]}; fix the YAML syntax`));
   }
-  return validateConfig(document.toJS());
+  return document.toJS();
 }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { CLIENT_AUTH_METHODS } from '../providers/client-auth.js';
-import { PROVIDER_NAMES, PROVIDERS, type ProviderName } from '../providers/registry.js';
+import { describedDialect } from '../providers/described.js';
+import { builtInProvider, PROVIDER_NAMES } from '../providers/registry.js';
+import type { ProviderDialect } from '../providers/types.js';
 import { parseDuration, parseSize } from './duration.js';
+import { DESCRIBED_NAME, providerDescriptionSchema } from './provider-description.js';
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -56,7 +59,8 @@ const RESERVED_TOKEN_PARAMS = new Set(['grant_type', 'client_id', 'client_secret
 
 const route = z
   .strictObject({
-    provider: z.enum(PROVIDER_NAMES as [ProviderName, ...ProviderName[]], { error: `expected one of: ${PROVIDER_NAMES.join(', ')}` }),
+    // A built-in name, or one described under `providers` (checked with the whole config below).
+    provider: z.string({ error: `expected one of: ${PROVIDER_NAMES.join(', ')}, or a provider described under providers` }).min(1, `expected one of: ${PROVIDER_NAMES.join(', ')}, or a provider described under providers`),
     upstream: httpUrl('upstream API base'),
     tokenUrl: httpUrl('token endpoint').optional(),
     refreshUrl: httpUrl('refresh endpoint').optional(),
@@ -78,21 +82,39 @@ const route = z
     authorizeUrl: httpUrl('authorization endpoint').optional(),
   })
   .superRefine((value, ctx) => {
-    const base = PROVIDERS[value.provider];
-    for (const key of ['clientAuth', 'tokenParams', 'authorizeUrl'] as const) {
-      if (value[key] !== undefined && !base.configure) ctx.addIssue({ code: 'custom', path: [key], message: `applies only to provider oauth2, not ${value.provider}; remove it` });
-    }
-    const dialect = base.configure?.({ clientAuth: value.clientAuth, tokenParams: value.tokenParams, authorizeUrl: value.authorizeUrl }) ?? base;
-    if (value.tokenUrl === undefined && dialect.defaultTokenUrl === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tokenUrl'], message: `is required for provider "${value.provider}" (it has no documented default)` });
-    }
-    const parsed = dialect.credentials.safeParse(value.credentials);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['credentials', ...issue.path] } as never);
-    }
+    const base = builtInProvider(value.provider);
+    // A described provider's route is checked with the config, which holds the description.
+    if (base !== undefined) checkRouteProvider(value, base, ctx, []);
   });
 
+type RouteInput = { provider: string; tokenUrl?: string | undefined; credentials: Record<string, unknown>; clientAuth?: string | undefined; tokenParams?: Record<string, string> | undefined; authorizeUrl?: string | undefined };
+
+/** A route against its provider's dialect (issues under `at`): route keys it accepts, a token URL, its credentials. */
+function checkRouteProvider(value: RouteInput, base: ProviderDialect, ctx: z.RefinementCtx, at: readonly PropertyKey[]): void {
+  for (const key of ['clientAuth', 'tokenParams', 'authorizeUrl'] as const) {
+    if (value[key] !== undefined && !base.configure) ctx.addIssue({ code: 'custom', path: [...at, key], message: `applies only to provider oauth2, not ${value.provider}; remove it` });
+  }
+  const dialect = base.configure?.({ clientAuth: value.clientAuth, tokenParams: value.tokenParams, authorizeUrl: value.authorizeUrl }) ?? base;
+  if (value.tokenUrl === undefined && dialect.defaultTokenUrl === undefined) {
+    ctx.addIssue({ code: 'custom', path: [...at, 'tokenUrl'], message: `is required for provider "${value.provider}" (it has no documented default)` });
+  }
+  const parsed = dialect.credentials.safeParse(value.credentials);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: [...at, 'credentials', ...issue.path] } as never);
+  }
+}
+
 export const configSchema = z.strictObject({
+  // Providers described as data (README: Describing a provider); a route names one as its provider.
+  providers: z
+    .record(z.string(), providerDescriptionSchema, { error: 'expected a mapping of provider names to descriptions' })
+    .superRefine((providers, ctx) => {
+      for (const name of Object.keys(providers)) {
+        if (builtInProvider(name) !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `is a built-in provider; give the described one another name` });
+        else if (!DESCRIBED_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'expected a provider name of lower-case letters, digits, "_" or "-", starting with a letter' });
+      }
+    })
+    .default({}),
   listen: hostPort.default({ host: '127.0.0.1', port: 8080 }),
   admin: hostPort.default({ host: '0.0.0.0', port: 9464 }),
   store: z
@@ -166,7 +188,25 @@ export function minimumLockTtl(tokenTimeoutMs: number): number {
   return tokenTimeoutMs * MAX_ATTEMPTS_PER_REFRESH + LOCK_MARGIN_MS;
 }
 
+/** The dialect a route's `provider` names: a built-in, or one of the config's described providers. */
+export function routeDialect(provider: string, providers: RawConfig['providers']): ProviderDialect | undefined {
+  const description = Object.hasOwn(providers, provider) ? providers[provider] : undefined;
+  return builtInProvider(provider) ?? (description === undefined ? undefined : describedDialect(provider, description));
+}
+
 export const validatedConfigSchema = configSchema.superRefine((config, ctx) => {
+  for (const [name, route] of Object.entries(config.routes)) {
+    if (builtInProvider(route.provider) !== undefined) continue;
+    // A broken description is reported once, at its own keys, not again at every route using it.
+    if (ctx.issues.some((issue) => issue.path?.[0] === 'providers' && issue.path[1] === route.provider)) continue;
+    const dialect = routeDialect(route.provider, config.providers);
+    if (dialect === undefined) {
+      const described = Object.keys(config.providers);
+      ctx.addIssue({ code: 'custom', path: ['routes', name, 'provider'], message: `expected one of: ${[...PROVIDER_NAMES, ...described].join(', ')}; got "${route.provider}" (describe it under providers.${route.provider}, or fix its spelling)` });
+    } else {
+      checkRouteProvider(route, dialect, ctx, ['routes', name]);
+    }
+  }
   const needed = minimumLockTtl(config.timeouts.token);
   if (config.store.lockTtl !== undefined && config.store.lockTtl < needed) {
     ctx.addIssue({ code: 'custom', path: ['store', 'lockTtl'], message: `must be at least ${needed} ms (timeouts.token × ${MAX_ATTEMPTS_PER_REFRESH} attempts + ${LOCK_MARGIN_MS} ms), or a slow token request outlives the lock and another replica spends the same refresh token; raise it or remove it (it defaults to that)` });

@@ -69,7 +69,7 @@ export class RateLimiter {
 }
 
 /** The provider's limiter, or undefined for providers that document none. */
-export function rateLimiterFor(provider: EmulatedProvider, now: () => number, mode: 'headers' | 'enforce' = 'headers'): RateLimiter | undefined {
-  const policy = POLICIES[provider];
+export function rateLimiterFor(provider: string, now: () => number, mode: 'headers' | 'enforce' = 'headers'): RateLimiter | undefined {
+  const policy = Object.hasOwn(POLICIES, provider) ? POLICIES[provider as EmulatedProvider] : undefined;
   return policy === undefined ? undefined : new RateLimiter(policy, now, mode === 'enforce');
 }

@@ -7,10 +7,10 @@ import type { FaultSlot } from './fault-slot.js';
 import { countBody, sendJson, streamChunks } from './http.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { TokenOwner } from './tokens.js';
-import type { ApiFault, EmulatedProvider, EmulatorStats } from './types.js';
+import type { ApiFault, EmulatorStats } from './types.js';
 
 export interface ApiContext extends ApiCredentials {
-  provider: EmulatedProvider;
+  provider: string;
   stats: EmulatorStats;
   faults: FaultSlot<ApiFault>;
   lifecycle: Lifecycle;
@@ -48,7 +48,7 @@ export async function serveApi(req: IncomingMessage, res: ServerResponse, subPat
     req.resume();
     return sendJson(res, 426, { message: 'Upgrade Required' }, { upgrade: 'websocket', connection: 'Upgrade' });
   }
-  return whoami(req, res, owner, context.provider);
+  return whoami(req, res, owner, context);
 }
 
 /** The body back byte for byte, with what the emulator saw of the request in x-emulator-* headers. */
@@ -78,12 +78,13 @@ async function sendBytes(req: IncomingMessage, res: ServerResponse, n: number): 
   await streamChunks(res, chunks());
 }
 
-async function whoami(req: IncomingMessage, res: ServerResponse, owner: TokenOwner, provider: EmulatedProvider): Promise<void> {
+async function whoami(req: IncomingMessage, res: ServerResponse, owner: TokenOwner, context: ApiContext): Promise<void> {
   const bodyBytes = await countBody(req);
   const headers: Record<string, string | string[] | undefined> = { ...req.headers };
   delete headers.authorization;
+  if (context.sends !== undefined) delete headers[context.sends.header];
   sendJson(res, 200, {
-    provider,
+    provider: context.provider,
     clientId: owner.clientId,
     ...(owner.companyId === undefined ? {} : { companyId: owner.companyId }),
     method: req.method,

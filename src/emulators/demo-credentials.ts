@@ -10,3 +10,8 @@ export const DEMO_CLIENTS: Record<EmulatedProvider, EmulatorClient> = {
 
 /** The static API key the Light emulator accepts as `Authorization: Basic <key>` unless `apiKeys` says otherwise. */
 export const DEMO_LIGHT_API_KEY = 'demo-light-api-key';
+
+/** The client a described provider's emulator accepts unless `clients` says otherwise. */
+export function describedDemoClient(name: string): EmulatorClient {
+  return { clientId: `demo-${name}`, clientSecret: `demo-${name}-secret` };
+}

@@ -1,6 +1,6 @@
 import type { GrantFailure, GrantRequest } from './grants.js';
 import type { IssuedTokens, RefreshPolicy } from './tokens.js';
-import type { EmulatedProvider } from './types.js';
+import type { EmulatorClient } from './types.js';
 
 /** A token request as it arrived, body already read. */
 export interface TokenHttpRequest {
@@ -25,7 +25,8 @@ export type ParsedTokenRequest = { ok: true; request: GrantRequest } | { ok: fal
  * shapes of its answers. State and grant logic are shared (grants.ts, tokens.ts).
  */
 export interface Dialect {
-  provider: EmulatedProvider;
+  /** A built-in provider's name, or a described one's. */
+  provider: string;
   tokenPath: string;
   refreshPath: string;
   /** Path prefix of the protected API on the origin ('' = every other path). */
@@ -38,6 +39,10 @@ export interface Dialect {
   contentType: string;
   /** Field names in the success body, for faults that spoil them. */
   fields: { accessToken: string; expiresIn: string };
+  /** The client accepted unless `clients` says otherwise; default DEMO_CLIENTS[provider]. */
+  demoClient?: EmulatorClient;
+  /** Where the API reads the token (lower-case header) and its scheme ('' = bare); default `Authorization: Bearer`. */
+  apiCredential?: { header: string; scheme: string };
   parse(request: TokenHttpRequest): ParsedTokenRequest;
   success(tokens: IssuedTokens, omitExpiresIn: boolean): Record<string, unknown>;
   failure(failure: GrantFailure): JsonAnswer;

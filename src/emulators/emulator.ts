@@ -3,6 +3,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { serveApi, type ApiContext } from './api.js';
 import { rateLimiterFor } from './api-ratelimit.js';
+import type { ProviderDescriptionInput } from '../config/provider-description.js';
+import { describedEmulatorDialect, parseDescription } from './described.js';
+import type { Dialect } from './dialect.js';
 import { DIALECTS } from './dialects.js';
 import { FaultSlot } from './fault-slot.js';
 import { pathOf, sendJson } from './http.js';
@@ -16,8 +19,21 @@ import { refuseUpgrade, WebSocketEcho } from './websocket.js';
 
 /** Starts one provider's emulator: token endpoint(s) and protected API on one origin. */
 export async function startEmulator(provider: EmulatedProvider, options: EmulatorOptions = {}): Promise<Emulator> {
-  const dialect = DIALECTS[provider];
+  const dialect = Object.hasOwn(DIALECTS, provider) ? DIALECTS[provider] : undefined;
   if (dialect === undefined) throw new TypeError(`unknown provider ${String(provider)}`);
+  return startDialect(dialect, options) as Promise<Emulator>;
+}
+
+/**
+ * The emulator of a provider described as data (a config's `providers.<name>`, as parsed YAML or
+ * validated): its token paths, encoding, field names and token header come from the description.
+ */
+export async function startDescribedEmulator(name: string, description: ProviderDescriptionInput, options: EmulatorOptions = {}): Promise<Emulator<string>> {
+  return startDialect(describedEmulatorDialect(name, parseDescription(description)), options);
+}
+
+async function startDialect(dialect: Dialect, options: EmulatorOptions): Promise<Emulator<string>> {
+  const { provider } = dialect;
   const resolved = resolveOptions(dialect, options);
   const stats = createStats();
   const lifecycle = new Lifecycle();
@@ -42,6 +58,7 @@ export async function startEmulator(provider: EmulatedProvider, options: Emulato
     stats,
     store,
     apiKeys: resolved.apiKeys,
+    sends: dialect.apiCredential,
     faults: new FaultSlot<ApiFault>(),
     lifecycle,
     rateLimiter: rateLimiterFor(provider, resolved.now, options.rateLimit),

@@ -12,6 +12,7 @@ export type {
   FaultPlan,
   TokenFault,
 } from './types.js';
-export { DEMO_CLIENTS, DEMO_LIGHT_API_KEY } from './demo-credentials.js';
-export { startEmulator } from './emulator.js';
+export { DEMO_CLIENTS, DEMO_LIGHT_API_KEY, describedDemoClient } from './demo-credentials.js';
+export type { ProviderDescription, ProviderDescriptionInput } from '../config/provider-description.js';
+export { startDescribedEmulator, startEmulator } from './emulator.js';
 export { startEmulators } from './emulator-set.js';

@@ -1,6 +1,6 @@
 import { DEMO_CLIENTS, DEMO_LIGHT_API_KEY } from './demo-credentials.js';
 import type { Dialect } from './dialect.js';
-import type { EmulatorOptions } from './types.js';
+import type { EmulatedProvider, EmulatorOptions } from './types.js';
 
 export interface ResolvedOptions {
   host: string;
@@ -24,7 +24,8 @@ export function checkLifetime(seconds: number): number {
 /** Defaults filled in and mistakes rejected up front, with the option named. */
 export function resolveOptions(dialect: Dialect, options: EmulatorOptions): ResolvedOptions {
   const { provider } = dialect;
-  const clients = options.clients ?? [DEMO_CLIENTS[provider]];
+  const demo = dialect.demoClient ?? DEMO_CLIENTS[provider as EmulatedProvider];
+  const clients = options.clients ?? (demo === undefined ? [] : [demo]);
   const first = clients[0];
   if (first === undefined) throw new RangeError('clients must list at least one client');
   if (options.apiKeys !== undefined && provider !== 'light') {

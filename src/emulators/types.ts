@@ -72,8 +72,10 @@ export interface EmulatorStats {
   refreshReplays: number;
 }
 
-export interface Emulator {
-  readonly provider: EmulatedProvider;
+/** One running emulator; `P` is a built-in provider, or `string` for a described one (startDescribedEmulator). */
+export interface Emulator<P extends string = EmulatedProvider> {
+  /** The provider's name (a described provider: the name it was started under). */
+  readonly provider: P;
   /** Origin, e.g. http://127.0.0.1:41234 (https:// when tls). */
   readonly url: string;
   readonly tokenUrl: string;

@@ -40,9 +40,10 @@ function optionalLifetime(record: Record<string, unknown>, field: string): numbe
   return seconds;
 }
 
-/** Reads `{access, refresh?, expires?}` under the given field names (camelCase or snake_case). */
-export function readTokenSet(body: unknown, fields: { access: string; refresh: string; expires: string }): TokenSet {
+/** Reads `{access, refresh?, expires?}` under the given field names (camelCase or snake_case); `type`, if named, must be a string when present. */
+export function readTokenSet(body: unknown, fields: { access: string; refresh: string; expires: string; type?: string }): TokenSet {
   const record = asRecord(body);
+  if (fields.type !== undefined) optionalToken(record, fields.type);
   return {
     accessToken: requireToken(record, fields.access),
     refreshToken: optionalToken(record, fields.refresh),
@@ -51,7 +52,6 @@ export function readTokenSet(body: unknown, fields: { access: string; refresh: s
 }
 
 export const SNAKE_CASE = { access: 'access_token', refresh: 'refresh_token', expires: 'expires_in' } as const;
-export const CAMEL_CASE = { access: 'accessToken', refresh: 'refreshToken', expires: 'expiresIn' } as const;
 
 /** The first string among `fields` of an error body: a code, never a description that could echo input. */
 export function firstStringField(body: unknown, fields: readonly string[]): string | undefined {
@@ -67,9 +67,6 @@ const secret = z
   .string({ error: (issue) => `${issue.input === undefined ? 'is required' : 'expected a string'}: a value, \${env:NAME} or \${file:PATH}` })
   .min(1, 'must not be empty');
 export const credentialField = { required: secret, optional: secret.optional() };
-
-/** Client id and secret, the pair every OAuth dialect needs. */
-export const clientPair = { clientId: credentialField.required, clientSecret: credentialField.required };
 
 /** Reads a field that the schema guarantees to be present. */
 export function field(credentials: Readonly<Record<string, string | undefined>>, name: string): string {

@@ -1,14 +1,18 @@
 import { z } from 'zod';
-import { credentialField, field, firstStringField, readTokenSet, SNAKE_CASE } from './guards.js';
-import { formGrants } from './form-oauth.js';
+import { CATALOG } from './catalog.js';
+import { describedDialect } from './described.js';
+import { credentialField } from './guards.js';
 import type { ProviderDialect } from './types.js';
 
+const described = describedDialect('light', CATALOG.light);
+
 /**
- * Light: form-encoded authorization_code + rotating refresh tokens (reuse revokes the family),
- * or a static API key sent raw as `Authorization: Basic <apiKey>` with no token call.
+ * Light: its catalog description (form-encoded authorization_code + rotating refresh tokens,
+ * reuse revokes the family), plus what no description expresses: a static API key sent raw as
+ * `Authorization: Basic <apiKey>` with no token call, instead of the client credentials.
  */
 export const light: ProviderDialect = {
-  name: 'light',
+  ...described,
   credentials: z
     .strictObject({
       apiKey: credentialField.optional,
@@ -27,15 +31,5 @@ export const light: ProviderDialect = {
         }
       }
     }),
-  defaultTokenUrl: 'https://api.light.inc/oauth/token',
-  tokenShapingFields: [],
   staticAuthorization: (credentials) => (credentials.apiKey === undefined ? undefined : `Basic ${credentials.apiKey}`),
-  initialGrant: () => undefined,
-  ...formGrants,
-  // Light's authorization-code exchange requires the redirect_uri of the consent flow.
-  authorizationCodeGrant: (credentials, code, urls) => formGrants.authorizationCodeGrant({ ...credentials, redirectUri: field(credentials, 'redirectUri') }, code, urls),
-  fallBackToInitialGrant: false,
-  refreshTokenField: SNAKE_CASE.refresh,
-  parseToken: (body) => readTokenSet(body, SNAKE_CASE),
-  errorCode: (body) => firstStringField(body, ['error']),
 };

@@ -39,6 +39,13 @@ export interface RouteOptions {
   readonly authorizeUrl?: string | undefined;
 }
 
+/** How a token goes to the upstream: `<header>: <scheme> <token>` (no scheme: the bare token). */
+export interface TokenInjection {
+  /** Lower-case header name. */
+  readonly header: string;
+  readonly scheme: string;
+}
+
 /** What the consent URL of `token-sidecar authorize` carries besides the route's own values. */
 export interface AuthorizationRequest {
   readonly state: string;
@@ -48,7 +55,8 @@ export interface AuthorizationRequest {
 
 /**
  * One provider's dialect: how to build each grant's request and how to read the answer.
- * Adding a provider is one file exporting this and one line in `registry.ts`.
+ * A provider that fits a description is data (providers/catalog.ts, or the config's `providers`,
+ * run by described.ts); one that does not is code exporting this, and one line in `registry.ts`.
  */
 export interface ProviderDialect {
   readonly name: string;
@@ -82,4 +90,6 @@ export interface ProviderDialect {
   parseToken(body: unknown): TokenSet;
   /** A short, secret-free error code from an error body (for logs), if it has one. */
   errorCode(body: unknown): string | undefined;
+  /** How the token is sent upstream; absent: `Authorization: Bearer <token>`. */
+  readonly sends?: TokenInjection;
 }

@@ -173,7 +173,7 @@ export class Forwarder {
         {
           path: match.upstreamPath,
           method: req.method as string,
-          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header),
+          headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name),
           body: body.kind === 'buffered' ? body.data : body.kind === 'streamed' ? req : null,
           signal,
         },

@@ -23,18 +23,19 @@ function forgedOrHop(name: string, listed: Set<string> | undefined): boolean {
 
 /**
  * Request headers for the upstream, from the raw list in one pass (order and duplicates kept),
- * with the route's Authorization. The same for an upgrade: undici adds its own Upgrade/Connection.
+ * with the route's Authorization (in `name`, lower case, for a provider that sends it elsewhere: the
+ * app's own header of that name is replaced too). The same for an upgrade: undici adds its own Upgrade/Connection.
  */
-export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, authorization: string): string[] {
+export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, authorization: string, name = 'authorization'): string[] {
   const listed = connectionListed(connection);
   const headers: string[] = [];
   for (let index = 0; index + 1 < rawHeaders.length; index += 2) {
     const raw = rawHeaders[index] as string;
-    const name = raw.toLowerCase();
-    if (HOP_BY_HOP.has(name) || OWNED_REQUEST.has(name) || (listed !== undefined && listed.has(name))) continue;
+    const lower = raw.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || OWNED_REQUEST.has(lower) || lower === name || (listed !== undefined && listed.has(lower))) continue;
     headers.push(raw, rawHeaders[index + 1] as string);
   }
-  headers.push('authorization', authorization);
+  headers.push(name, authorization);
   return headers;
 }
 

@@ -42,7 +42,7 @@ export class WebSocketForwarder {
       const holdUnauthorized = () => mayRetry && tokens.unauthorized(route, authorization.tokenId);
       let result;
       try {
-        result = await attemptUpgrade(pool, { path: match.upstreamPath, headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header), protocol, holdUnauthorized }, app);
+        result = await attemptUpgrade(pool, { path: match.upstreamPath, headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name), protocol, holdUnauthorized }, app);
       } catch (error) {
         const failure = classifyUpstreamFailure(error);
         if (app.destroyed || failure === 'app_left') return undefined;

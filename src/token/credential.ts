@@ -274,7 +274,7 @@ export class Credential {
     if (!stored.accessToken || stored.expiresAt === undefined || stored.accessToken === keeper.invalidated) return false;
     const current = this.#state.kind === 'empty' ? undefined : this.#state.token;
     if (stored.accessToken === current?.value) return false;
-    const adopted = makeToken(stored.accessToken, stored.obtainedAt ?? stored.updatedAt, stored.expiresAt);
+    const adopted = makeToken(stored.accessToken, stored.obtainedAt ?? stored.updatedAt, stored.expiresAt, this.primary.dialect.sends);
     if (!injectable(adopted, clock.now()) || adopted.expiresAt <= (current?.expiresAt ?? 0) || this.#dueForRefresh(adopted)) return false;
     this.#accept(adopted);
     return true;
@@ -313,7 +313,7 @@ export class Credential {
     const expiresAt = started + lifetimeMs;
     const keptRefresh = tokenSet.refreshToken ?? (tokenRequest.grant === 'refresh_token' ? plan.refreshToken : undefined);
     const outcome = await keeper.persist({ refreshToken: keptRefresh, accessToken: tokenSet.accessToken, obtainedAt: started, expiresAt, bootstrap: plan.bootstrap, generation, updatedAt: clock.now() }, lease);
-    this.#accept(makeToken(tokenSet.accessToken, started, expiresAt));
+    this.#accept(makeToken(tokenSet.accessToken, started, expiresAt, this.primary.dialect.sends));
     logger.info({
       event: 'token_refresh',
       route: this.primary.name,

@@ -16,6 +16,8 @@ import type { StoredGrant, TokenStore } from './store.js';
 export interface Authorization {
   readonly header: string;
   readonly tokenId: number;
+  /** The header it goes in when not `authorization` (a described provider's `send.header`). */
+  readonly name?: string;
 }
 
 export interface RouteTokenState {

@@ -16,7 +16,7 @@ describe('values.schema.json rejects', () => {
     ['an unknown log level', ['sidecar.logLevel=verbose'], /sidecar\.logLevel/],
     ['config without routes', ['config.routes=null'], /routes is required/],
     ['a route without upstream', ['config.routes.covver.provider=covver'], /upstream is required/],
-    ['an unknown provider', ['config.routes.x.provider=google', 'config.routes.x.upstream=https://x.example'], /provider/],
+    ['a provider that is not a name', ['config.routes.x.provider=Google Docs', 'config.routes.x.upstream=https://x.example'], /provider/],
     ['a store type the sidecar does not have', ['config.store.type=etcd'], /config\.store\.type/],
     ['an admin address without a port', ['config.admin=0.0.0.0'], /config\.admin/],
     ['an admin port name longer than 15 characters', ['sidecar.adminPortName=token-sidecar-admin'], /adminPortName/],
@@ -33,6 +33,10 @@ describe('values.schema.json rejects', () => {
 });
 
 describe('render-time checks reject', () => {
+  it('a provider neither built in nor described under config.providers', async () => {
+    expect(await renderError({ set: ['config.routes.x.provider=google', 'config.routes.x.upstream=https://x.example'] })).toMatch(/config\.routes\.x\.provider: expected covver, cobee, petje, light, oauth2 or a provider described under config\.providers, got "google"/);
+  });
+
   it('a loopback admin listener (probes and Prometheus come from the pod IP)', async () => {
     expect(await renderError({ set: ['config.admin=127.0.0.1:9464'] })).toMatch(/config\.admin: "127\.0\.0\.1:9464" binds loopback/);
   });
@@ -53,6 +57,11 @@ describe('render-time checks reject', () => {
 describe('values.schema.json accepts', () => {
   it('a config key it does not list (the sidecar is the authority on config)', async () => {
     await expect(render({ set: ['config.shutdownGrace=10s', 'config.upstream.connections=64'] })).resolves.toBeDefined();
+  });
+
+  it('a route whose provider is described under config.providers', async () => {
+    const set = ['config.providers.acme.encoding=json', 'config.routes.acme.provider=acme', 'config.routes.acme.upstream=https://api.acme.example'];
+    await expect(render({ set })).resolves.toBeDefined();
   });
 
   it('the `global` key a parent chart passes down', async () => {

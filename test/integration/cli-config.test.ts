@@ -70,6 +70,34 @@ describe('token-sidecar check on broken configs', () => {
     for (const secret of ['file-secret-value-123', 'inline-api-key-456', 'env-client-id-789']) expect(stdout).not.toContain(secret);
   });
 
+  it('prints an oauth2 route\'s client authentication, authorizeUrl and tokenParams names, never a tokenParams value', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'token-sidecar-check-'));
+    const file = await writeConfig(
+      {
+        routes: {
+          api: {
+            provider: 'oauth2',
+            upstream: 'https://api.example.com',
+            tokenUrl: 'https://auth.example.com/oauth2/token',
+            authorizeUrl: 'https://auth.example.com/oauth2/authorize',
+            clientAuth: 'client_secret_post',
+            tokenParams: { organization: 'org-param-value-321' },
+            credentials: { clientId: 'app', clientSecret: 'oauth2-secret-654', redirectUri: 'http://127.0.0.1:9999/callback' },
+          },
+          plain: { provider: 'oauth2', upstream: 'https://api.example.com', tokenUrl: 'https://auth.example.com/oauth2/token', credentials: { clientId: 'app2', clientSecret: 'oauth2-secret-987' } },
+        },
+      },
+      dir,
+    );
+    const { code, stdout } = await runCli(['check', '--config', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('clientAuth: client_secret_post');
+    expect(stdout).toContain('clientAuth: client_secret_basic (default)');
+    expect(stdout).toContain('authorizeUrl: https://auth.example.com/oauth2/authorize');
+    expect(stdout).toMatch(/tokenParams:\s+organization: <set>/);
+    for (const secret of ['org-param-value-321', 'oauth2-secret-654', 'oauth2-secret-987']) expect(stdout).not.toContain(secret);
+  });
+
   it('accepts the shipped example config once its secret files exist', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'token-sidecar-example-'));
     const text = readFileSync(resolve(import.meta.dirname, '../../config/example.yaml'), 'utf8').replaceAll('/var/run/secrets/token-sidecar/', `${dir}/`);
@@ -80,7 +108,7 @@ describe('token-sidecar check on broken configs', () => {
     const { code, stderr, stdout } = await runCli(['check', '--config', file], env);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    for (const route of ['covver', 'cobee', 'petje', 'light', 'light-reports']) expect(stdout).toContain(`${route}:`);
+    for (const route of ['acme', 'covver', 'cobee', 'petje', 'light', 'light-reports']) expect(stdout).toContain(`${route}:`);
     expect(stdout).not.toContain('value-of-');
   });
 });

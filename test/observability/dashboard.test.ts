@@ -71,6 +71,7 @@ const REQUIRED_PANELS: Array<{ title: string; metrics: string[]; contains?: stri
     metrics: ['token_sidecar_token_refresh_duration_seconds_bucket'],
     contains: ['histogram_quantile(0.99,'],
   },
+  { title: 'Token store errors', metrics: ['token_sidecar_store_errors_total', 'token_sidecar_grant_unsaved'], contains: ['by (route, operation)'] },
   { title: 'Resident memory', metrics: ['process_resident_memory_bytes'] },
   { title: 'Event loop lag', metrics: ['nodejs_eventloop_lag_seconds'] },
 ];
@@ -231,6 +232,8 @@ async function startSpecExporter(): Promise<{ target: string; close(): Promise<v
   const websockets = new Gauge(metric('token_sidecar_websockets'));
   const rateLimitRemaining = new Gauge(metric('token_sidecar_upstream_ratelimit_remaining'));
   const rateLimitReset = new Gauge(metric('token_sidecar_upstream_ratelimit_reset_timestamp_seconds'));
+  const unsaved = new Gauge(metric('token_sidecar_grant_unsaved'));
+  const storeErrors = new Counter(metric('token_sidecar_store_errors_total'));
 
   const server = createServer((_req, res) => {
     for (const route of ['covver', 'light']) {
@@ -247,6 +250,8 @@ async function startSpecExporter(): Promise<{ target: string; close(): Promise<v
       requests.inc({ route, method: 'GET', code: '503' });
       requestDuration.observe({ route }, 0.04);
       retries.inc({ route, reason: 'unauthorized' });
+      unsaved.set({ route }, 1);
+      storeErrors.inc({ route, operation: 'set' });
     }
     registry
       .metrics()

@@ -143,7 +143,8 @@ describe('a run at the default level, without access logs', () => {
   });
 
   it('starts with listening (both addresses) and ends with signal, stopping, stopped', () => {
-    expect(running.logs[0]).toMatchObject({ level: 'info', event: 'listening', proxy: new URL(running.url).host, admin: new URL(running.adminUrl).host });
+    expect(running.logs[0]).toMatchObject({ level: 'info', event: 'listening', proxy: new URL(running.url).host, admin: new URL(running.adminUrl).host, routeListeners: {} });
+    expect([...(running.logs[0]?.routes as string[])].sort()).toEqual(ROUTE_NAMES.filter((name) => name !== '_unmatched').sort());
     expect(running.logs.slice(-3).map((line) => line.event)).toEqual(['signal', 'stopping', 'stopped']);
     expect(running.logs.at(-3)).toMatchObject({ signal: 'SIGTERM' });
     expect(running.logs.at(-1)).toMatchObject({ outcome: 'drained' });

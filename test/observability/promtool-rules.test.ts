@@ -15,6 +15,7 @@ const EXPECTED_ALERTS = [
   'TokenSidecarCredentialsRejected',
   'TokenSidecarHighErrorRatio',
   'TokenSidecarUpstreamRateLimitLow',
+  'TokenSidecarGrantUnsaved',
 ];
 
 interface AlertRule {
@@ -37,7 +38,7 @@ async function alertRules(): Promise<AlertRule[]> {
 describe('Prometheus alert rules (helm/token-sidecar/files/alerts.yaml)', () => {
   it('pass `promtool check rules`', async () => {
     const result = await runPromtool(['check', 'rules', ALERTS], { cwd: ROOT });
-    expect(result.stderr + result.stdout).toContain('SUCCESS: 5 rules found');
+    expect(result.stderr + result.stdout).toContain('SUCCESS: 6 rules found');
     expect(result.code, result.stderr).toBe(0);
   });
 
@@ -47,7 +48,7 @@ describe('Prometheus alert rules (helm/token-sidecar/files/alerts.yaml)', () => 
     expect(result.stdout).toContain('SUCCESS');
   });
 
-  it('are the five alerts, each with a severity, summary, description and runbook', async () => {
+  it('are the six alerts, each with a severity, summary, description and runbook', async () => {
     const rules = await alertRules();
     expect(rules.map((rule) => rule.alert)).toEqual(EXPECTED_ALERTS);
     for (const rule of rules) {

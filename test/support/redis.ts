@@ -12,12 +12,20 @@ export interface RunningRedis {
 /** Spawns redis-server on `port` and waits until it answers PING; undefined if it could not start. */
 async function spawnRedis(port: number): Promise<{ child: ChildProcess; exited: Promise<void> } | undefined> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let failed = false;
+  // A missing binary emits 'error' and never 'exit': both end the wait, so the test fails at once.
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => {
+      failed = true;
+      resolve();
+    });
+  });
   const client = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, retryStrategy: () => null });
   client.on('error', () => undefined);
   const deadline = Date.now() + 5_000;
   let ready = false;
-  while (!ready && child.exitCode === null && Date.now() < deadline) {
+  while (!ready && !failed && child.exitCode === null && Date.now() < deadline) {
     try {
       await client.connect();
       ready = (await client.ping()) === 'PONG';
@@ -27,6 +35,7 @@ async function spawnRedis(port: number): Promise<{ child: ChildProcess; exited: 
   }
   client.disconnect();
   if (ready) return { child, exited };
+  if (failed) throw new Error('could not spawn redis-server: is the redis-server package installed? (npm test installs it)');
   child.kill('SIGKILL');
   await exited;
   return undefined;

@@ -80,7 +80,7 @@ export async function startSidecarWithFile(configFile: string, options: { env?: 
     void exited.then((code) => reject(new Error(`sidecar exited with ${code} before listening:\n${raw}`)));
   });
   const entry = await listening;
-  const routes = (entry.routes ?? {}) as Record<string, string>;
+  const routes = (entry.routeListeners ?? {}) as Record<string, string>;
   return {
     url: `http://${entry.proxy as string}`,
     adminUrl: `http://${entry.admin as string}`,

@@ -140,6 +140,13 @@ Render-time checks: a mistake here would otherwise be a pod that never becomes r
 {{- if and $v.existingSecret $v.credentials -}}
 {{- fail "credentials and existingSecret are exclusive: either the chart creates the Secret from credentials, or it mounts existingSecret" -}}
 {{- end -}}
+{{- /* A route's provider is a built-in or one described under config.providers. */ -}}
+{{- $described := $v.config.providers | default dict -}}
+{{- range $name, $route := ($v.config.routes | default dict) -}}
+{{- if not (or (has (toString $route.provider) (list "covver" "cobee" "petje" "light" "oauth2")) (hasKey $described (toString $route.provider))) -}}
+{{- fail (printf "config.routes.%s.provider: expected covver, cobee, petje, light, oauth2 or a provider described under config.providers, got %q" $name (toString $route.provider)) -}}
+{{- end -}}
+{{- end -}}
 {{- $store := $v.config.store | default dict -}}
 {{- if and (eq (toString $store.type) "file") (not $store.path) -}}
 {{- fail "config.store.path: required when config.store.type is file (e.g. /var/lib/token-sidecar/state.json); the chart mounts a writable volume at its directory" -}}
