@@ -17,4 +17,10 @@ export default tseslint.config(
     files: ['src/cli.ts', 'src/demo.ts', 'test/**', 'bench/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // CommonJS files (bench/floor-server.cjs: the leanest Node floor is not an ES module).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

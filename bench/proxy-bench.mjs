@@ -7,13 +7,16 @@ import { mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { fetch } from 'undici';
 import { burst, tokenMetrics } from './lib/burst.mjs';
-import { stopAllChildren } from './lib/children.mjs';
+import { stopAllChildren, stopChild } from './lib/children.mjs';
 import { backgroundCores, machineCpuSeconds, reapedChildrenCpuSeconds, selfCpuSeconds, treeCpuSeconds, treeSyscalls } from './lib/cpu.mjs';
 import { summarizeProfile } from './lib/cpuprofile.mjs';
-import { CLI, startHttpProxy3, startNginx, startSidecar } from './lib/proxies.mjs';
+import { idleRss, probes, rssMb, timeToExit, timeToReady } from './lib/footprint.mjs';
+import { CLI, FLOOR_SERVER, freePort, sidecarArgs, sidecarConfigFile, startFloor, startHttpProxy3, startNginx, startSidecar } from './lib/proxies.mjs';
+import { logCost } from './log-cost.mjs';
 import { ensureTools, versionOf } from './lib/tools.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
@@ -31,17 +34,25 @@ function setting(name, fallback) {
   return value;
 }
 
+// BENCH_QUICK=1: one short round of everything, to see that the benchmark works (not to trust).
+const QUICK = process.env.BENCH_QUICK !== undefined && process.env.BENCH_QUICK !== '' && process.env.BENCH_QUICK !== '0';
+const list = (text) => text.split(',').map((item) => item.trim()).filter(Boolean);
 const SETTINGS = {
-  seconds: setting('BENCH_DURATION', 10),
-  warmupSeconds: setting('BENCH_WARMUP', 5),
-  connections: setting('BENCH_CONNECTIONS', 64),
+  seconds: setting('BENCH_DURATION', QUICK ? 2 : 8),
+  warmupSeconds: setting('BENCH_WARMUP', QUICK ? 1 : 3),
+  connections: list(setting('BENCH_CONNECTIONS', '10,50,200')).map(Number),
   threads: setting('BENCH_THREADS', 2),
-  rounds: setting('BENCH_ROUNDS', 3),
-  paths: setting('BENCH_PATHS', '/whoami,/bytes/65536').split(',').map((p) => p.trim()).filter(Boolean),
-  scenarios: setting('BENCH_SCENARIOS', 'direct,token-sidecar,nginx,http-proxy-3').split(',').map((s) => s.trim()),
+  rounds: setting('BENCH_ROUNDS', QUICK ? 1 : 3),
+  paths: list(setting('BENCH_PATHS', '/whoami,/bytes/65536')),
+  scenarios: list(setting('BENCH_SCENARIOS', 'direct,bare-forwarder,token-sidecar,token-sidecar-accesslog,nginx,http-proxy-3')),
+  // The V8 settings the image runs the sidecar with (the Dockerfile's NODE_OPTIONS); the references run on Node's defaults.
+  // `none`: Node's defaults, like the references.
+  sidecarNodeFlags: list(setting('BENCH_SIDECAR_NODE_FLAGS', '--max-semi-space-size=16')).flatMap((flags) => flags.split(' ')).filter((flag) => flag !== 'none'),
+  footprintRepeats: setting('BENCH_FOOTPRINT_REPEATS', QUICK ? 3 : 7),
+  idleSettleMs: setting('BENCH_IDLE_SETTLE_MS', QUICK ? 1000 : 3000),
   lifetimeSeconds: setting('BENCH_TOKEN_LIFETIME', 600),
   nginxWorkers: setting('BENCH_NGINX_WORKERS', 1),
-  burstRequests: setting('BENCH_BURST', 10_000),
+  burstRequests: setting('BENCH_BURST', QUICK ? 2000 : 10_000),
   burstConnections: setting('BENCH_BURST_CONNECTIONS', 256),
   cpuProfile: setting('BENCH_CPU_PROF', '') !== '' && process.env.BENCH_CPU_PROF !== '0',
   // Before each measured run, wait (up to quietWaitSeconds) until other processes use less than quietCores.
@@ -49,11 +60,14 @@ const SETTINGS = {
   quietWaitSeconds: Number(process.env.BENCH_QUIET_WAIT ?? 60),
   // A measured run during which other processes used more than disturbedCores is repeated, up to retries times.
   disturbedCores: Number(process.env.BENCH_DISTURBED_CORES ?? 0.3),
-  retries: Number(process.env.BENCH_RETRIES ?? 2),
+  retries: Number(process.env.BENCH_RETRIES ?? (QUICK ? 0 : 2)),
 };
+if (QUICK) SETTINGS.quietWaitSeconds = Number(process.env.BENCH_QUIET_WAIT ?? 2);
 const ROUTE = 'covver';
 const PREFIX = `/${ROUTE}/`;
-const KNOWN = ['direct', 'token-sidecar', 'nginx', 'http-proxy-3'];
+const KNOWN = ['direct', 'bare-forwarder', 'token-sidecar', 'token-sidecar-accesslog', 'nginx', 'http-proxy-3'];
+/** Issue 11's targets: the sidecar against the Node floor on the same binary. */
+const TARGETS = { idleRss: 1.25, peakRss: 1.1, startup: 2.5, command: 2, throughput: 0.95, p99: 1.2, logLine: 2 };
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const median = (values) => {
@@ -98,8 +112,8 @@ async function waitForQuiet(pids) {
   process.stderr.write(background > SETTINGS.quietCores ? `still ${background.toFixed(2)} cores after ${waited}, measuring anyway\n` : `quiet after ${waited}\n`);
 }
 
-async function measure(wrk, target, path, allPids) {
-  const options = { url: `${target.base}${path}`, connections: SETTINGS.connections, threads: SETTINGS.threads, headers: target.headers };
+async function measure(wrk, target, path, connections, allPids) {
+  const options = { url: `${target.base}${path}`, connections, threads: Math.min(SETTINGS.threads, connections), headers: target.headers };
   await runWrk(wrk, { ...options, seconds: SETTINGS.warmupSeconds });
   const own = () => selfCpuSeconds() + reapedChildrenCpuSeconds() + allPids.reduce((sum, pid) => sum + treeCpuSeconds(pid), 0);
   const machineBefore = machineCpuSeconds();
@@ -133,25 +147,113 @@ const fmt = {
   us: (n) => (n === undefined ? '–' : Math.round(n).toString()),
 };
 
-function table(path, rows) {
-  const direct = rows.find((row) => row.scenario === 'direct');
+function table(path, connections, rows) {
+  const floor = rows.find((row) => row.scenario === 'bare-forwarder');
   const nginx = rows.find((row) => row.scenario === 'nginx');
   const lines = [
-    `#### GET ${PREFIX.slice(0, -1)}${path} (${SETTINGS.connections} connections, ${SETTINGS.seconds} s × ${SETTINGS.rounds} round${SETTINGS.rounds > 1 ? 's' : ''}, medians)`,
+    `#### GET ${PREFIX.slice(0, -1)}${path} (${connections} connections, ${SETTINGS.seconds} s × ${SETTINGS.rounds} round${SETTINGS.rounds > 1 ? 's' : ''}, medians)`,
     '',
-    '| scenario | req/s | p50 ms | p99 ms | × direct | × nginx | proxy CPU µs/req | proxy read+write syscalls/req | emulator CPU µs/req | req/s range | other load (max cores) | non-2xx / socket errors |',
+    '| scenario | req/s | p50 ms | p99 ms | × bare forwarder | × nginx | proxy CPU µs/req | proxy read+write syscalls/req | emulator CPU µs/req | req/s range | other load (max cores) | non-2xx / socket errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.scenario} | ${fmt.rps(row.rps)} | ${fmt.ms(row.p50)} | ${fmt.ms(row.p99)} | ${direct ? fmt.ratio(row.rps / direct.rps) : 'n/a'} | ${nginx ? fmt.ratio(row.rps / nginx.rps) : 'n/a'} | ${fmt.us(row.proxyCpu)} | ${row.proxySyscalls === undefined ? '–' : row.proxySyscalls.toFixed(1)} | ${fmt.us(row.emulatorCpu)} | ${fmt.rps(row.min)}–${fmt.rps(row.max)} | ${row.background.toFixed(2)} | ${row.non2xx} / ${row.socketErrors} |`,
+      `| ${row.scenario} | ${fmt.rps(row.rps)} | ${fmt.ms(row.p50)} | ${fmt.ms(row.p99)} | ${floor ? fmt.ratio(row.rps / floor.rps) : 'n/a'} | ${nginx ? fmt.ratio(row.rps / nginx.rps) : 'n/a'} | ${fmt.us(row.proxyCpu)} | ${row.proxySyscalls === undefined ? '–' : row.proxySyscalls.toFixed(1)} | ${fmt.us(row.emulatorCpu)} | ${fmt.rps(row.min)}–${fmt.rps(row.max)} | ${row.background.toFixed(2)} | ${row.non2xx} / ${row.socketErrors} |`,
     );
   }
   const sidecar = rows.find((row) => row.scenario === 'token-sidecar');
   const httpProxy3 = rows.find((row) => row.scenario === 'http-proxy-3');
   if (sidecar && httpProxy3) {
-    lines.push('', `token-sidecar / http-proxy-3 throughput: ${fmt.ratio(sidecar.rps / httpProxy3.rps)} (the README claims 1.5–3×); CPU per request: token-sidecar ${fmt.us(sidecar.proxyCpu)} µs, http-proxy-3 ${fmt.us(httpProxy3.proxyCpu)} µs`);
+    lines.push('', `token-sidecar / http-proxy-3 throughput: ${fmt.ratio(sidecar.rps / httpProxy3.rps)}; CPU per request: token-sidecar ${fmt.us(sidecar.proxyCpu)} µs, http-proxy-3 ${fmt.us(httpProxy3.proxyCpu)} µs`);
   }
+  return lines.join('\n');
+}
+
+const pct = (values) => median(values);
+
+/**
+ * Start-up, idle RSS and short commands, each against its Node floor, interleaved: every repeat
+ * runs the bare server, the sidecar (one route, its token fetched: /readyz 200) and the commands.
+ */
+async function footprint(dir, route) {
+  const samples = { bareStart: [], sidecarStart: [], bareIdle: [], sidecarIdle: [], nodeE0: [], version: [], help: [] };
+  for (let repeat = 0; repeat < SETTINGS.footprintRepeats; repeat += 1) {
+    process.stderr.write(`footprint ${repeat + 1}/${SETTINGS.footprintRepeats}\n`);
+    const barePort = await freePort();
+    const bare = await timeToReady('bare-server', process.execPath, [FLOOR_SERVER, 'server'], probes.accepts(barePort), { env: { ...process.env, PORT: String(barePort) } });
+    samples.bareStart.push(bare.ms);
+    await fetch(`http://127.0.0.1:${barePort}/`).then((response) => response.arrayBuffer());
+    samples.bareIdle.push(await idleRss(bare.handle.child.pid, SETTINGS.idleSettleMs));
+    await stopChild(bare.handle);
+
+    const [listen, admin] = [await freePort(), await freePort()];
+    const configFile = await sidecarConfigFile(dir, `footprint-${repeat}`, { listen: `127.0.0.1:${listen}`, admin: `127.0.0.1:${admin}`, refresh: { eager: true }, routes: { [ROUTE]: route } });
+    const started = await timeToReady('token-sidecar-start', process.execPath, sidecarArgs(configFile, SETTINGS.sidecarNodeFlags), probes.answers(`http://127.0.0.1:${admin}/healthz`));
+    samples.sidecarStart.push(started.ms);
+    // Idle with one route and its token: wait for ready (the token is in hand), then settle.
+    const readyDeadline = Date.now() + 10_000;
+    while (!(await probes.answers(`http://127.0.0.1:${admin}/readyz`)()) && Date.now() < readyDeadline) await sleep(10);
+    samples.sidecarIdle.push(await idleRss(started.handle.child.pid, SETTINGS.idleSettleMs));
+    await stopChild(started.handle);
+
+    samples.nodeE0.push(await timeToExit('node -e 0', process.execPath, ['-e', '0']));
+    samples.version.push(await timeToExit('--version', process.execPath, [...SETTINGS.sidecarNodeFlags, CLI, '--version']));
+    samples.help.push(await timeToExit('--help', process.execPath, [...SETTINGS.sidecarNodeFlags, CLI, '--help']));
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, { median: pct(values), min: Math.min(...values), max: Math.max(...values) }]));
+}
+
+function footprintTable(fp, peaks) {
+  const row = (what, sidecar, floor, unit, digits = 1) =>
+    `| ${what} | ${sidecar.median.toFixed(digits)} ${unit} (${sidecar.min.toFixed(digits)}–${sidecar.max.toFixed(digits)}) | ${floor.median.toFixed(digits)} ${unit} (${floor.min.toFixed(digits)}–${floor.max.toFixed(digits)}) | ${fmt.ratio(sidecar.median / floor.median)} |`;
+  const lines = [
+    `## Memory and start-up (${SETTINGS.footprintRepeats} interleaved repeats, medians and range)`,
+    '',
+    '| measurement | token-sidecar | Node floor | ratio |',
+    '| --- | ---: | ---: | ---: |',
+    row('idle RSS, one route and its token (floor: bare node:http server)', fp.sidecarIdle, fp.bareIdle, 'MB'),
+    row('spawn → /healthz 200 (floor: bare server spawn → accept)', fp.sidecarStart, fp.bareStart, 'ms', 0),
+    row('`token-sidecar --version` (floor: `node -e 0`)', fp.version, fp.nodeE0, 'ms', 0),
+    row('`token-sidecar --help` (floor: `node -e 0`)', fp.help, fp.nodeE0, 'ms', 0),
+  ];
+  const sidecarPeak = peaks.get('token-sidecar');
+  const floorPeak = peaks.get('bare-forwarder');
+  if (sidecarPeak !== undefined && floorPeak !== undefined) {
+    lines.push(`| peak RSS over the steady-state runs, up to ${Math.max(...SETTINGS.connections)} connections (floor: bare forwarder) | ${sidecarPeak.toFixed(1)} MB | ${floorPeak.toFixed(1)} MB | ${fmt.ratio(sidecarPeak / floorPeak)} |`);
+  }
+  const others = [...peaks].filter(([scenario]) => scenario !== 'token-sidecar' && scenario !== 'bare-forwarder');
+  if (others.length > 0) lines.push('', `peak RSS of the other targets: ${others.map(([scenario, mb]) => `${scenario} ${mb.toFixed(1)} MB`).join(', ')}`);
+  return lines.join('\n');
+}
+
+function logTable(logs) {
+  const lines = ['## Log line cost (µs per line, sync /dev/null destination, medians of interleaved rounds)', '', '| log line | token-sidecar | plain pino, same fields | ratio |', '| --- | ---: | ---: | ---: |'];
+  for (const [name, { sidecar, pino }] of Object.entries(logs)) lines.push(`| ${name} | ${sidecar.toFixed(2)} | ${pino.toFixed(2)} | ${fmt.ratio(sidecar / pino)} |`);
+  return lines.join('\n');
+}
+
+/** Every target of issue 11 with its ratio and PASS, or the miss. */
+function targetsTable({ fp, peaks, steady, logs }) {
+  const lines = ['## Targets (issue 11)', '', '| target | measured | verdict |', '| --- | ---: | --- |'];
+  const check = (what, ratio, limit, atMost = true) => {
+    const pass = Number.isFinite(ratio) && (atMost ? ratio <= limit : ratio >= limit);
+    lines.push(`| ${what} ${atMost ? '≤' : '≥'} ${limit}× | ${fmt.ratio(ratio)} | ${pass ? 'PASS' : `miss (${fmt.ratio(ratio)} against ${limit}×)`} |`);
+  };
+  check('idle RSS / bare server', fp.sidecarIdle.median / fp.bareIdle.median, TARGETS.idleRss);
+  if (peaks.has('token-sidecar') && peaks.has('bare-forwarder')) check('peak RSS / bare forwarder', peaks.get('token-sidecar') / peaks.get('bare-forwarder'), TARGETS.peakRss);
+  check('spawn → /healthz / bare spawn → accept', fp.sidecarStart.median / fp.bareStart.median, TARGETS.startup);
+  check('`--version` / `node -e 0`', fp.version.median / fp.nodeE0.median, TARGETS.command);
+  check('`--help` / `node -e 0`', fp.help.median / fp.nodeE0.median, TARGETS.command);
+  for (const [key, rows] of steady) {
+    const [path, connections] = key.split(' ');
+    if (!path.startsWith('/whoami')) continue;
+    const sidecar = rows.find((row) => row.scenario === 'token-sidecar');
+    const floor = rows.find((row) => row.scenario === 'bare-forwarder');
+    if (!sidecar || !floor) continue;
+    check(`throughput / bare forwarder, ${path}, ${connections} connections`, sidecar.rps / floor.rps, TARGETS.throughput, false);
+    check(`p99 / bare forwarder, ${path}, ${connections} connections`, sidecar.p99 / floor.p99, TARGETS.p99);
+  }
+  for (const [name, { sidecar, pino }] of Object.entries(logs)) check(`\`${name}\` log line / plain pino`, sidecar / pino, TARGETS.logLine);
   return lines.join('\n');
 }
 
@@ -166,9 +268,11 @@ async function main() {
   log('# token-sidecar forwarding benchmark');
   log();
   log(`machine: ${cores.length} cores (${cores[0]?.model ?? 'unknown CPU'}), node ${process.version}, ${versionOf(tools.wrk, ['-v'])}${tools.nginx ? `, ${versionOf(tools.nginx, ['-v'])}` : ''}`);
-  log(`wrk: -t${SETTINGS.threads} -c${SETTINGS.connections}, ${SETTINGS.warmupSeconds} s warm-up + ${SETTINGS.seconds} s measured, ${SETTINGS.rounds} round(s); nginx worker_processes ${SETTINGS.nginxWorkers}`);
+  log(`wrk: -t${SETTINGS.threads} -c ${SETTINGS.connections.join(', ')}, ${SETTINGS.warmupSeconds} s warm-up + ${SETTINGS.seconds} s measured, ${SETTINGS.rounds} round(s); nginx worker_processes ${SETTINGS.nginxWorkers}`);
   log('NOTE: wrk, the proxy under test and the emulator (a Node server in this process) all share these cores;');
   log('      ratios compare proxies under the same contention, they are not absolute capacities.');
+  log(`sidecar node flags: ${SETTINGS.sidecarNodeFlags.join(' ') || '(none)'}; the floor references (bare server, bare forwarder) run on Node's defaults`);
+  if (QUICK) log('NOTE: BENCH_QUICK is set: one short round, to check the benchmark runs; do not quote these numbers.');
   if (SETTINGS.cpuProfile) log('NOTE: BENCH_CPU_PROF is set: node proxies run under --cpu-prof, which slows them; use these numbers for the profile only.');
   log();
 
@@ -196,9 +300,18 @@ async function main() {
         targets.push({ scenario, base: emulator.apiUrl, headers: { Authorization: authorization } });
       } else if (scenario === 'token-sidecar') {
         sidecarTokensBefore = emulator.stats.tokenRequests;
-        sidecar = await startSidecar(dir, 'token-sidecar', { refresh: { eager: true }, routes: { [ROUTE]: route } }, { cpuProfDir });
+        sidecar = await startSidecar(dir, 'token-sidecar', { refresh: { eager: true }, routes: { [ROUTE]: route } }, { cpuProfDir, nodeFlags: SETTINGS.sidecarNodeFlags });
         running.push(sidecar);
         targets.push({ scenario, base: `${sidecar.url}/${ROUTE}`, headers: {}, pid: sidecar.handle.child.pid });
+      } else if (scenario === 'token-sidecar-accesslog') {
+        // accessLog: true, its lines on a pipe this process drains (as a container runtime would).
+        const logging = await startSidecar(dir, scenario, { accessLog: true, refresh: { eager: true }, routes: { [ROUTE]: route } }, { nodeFlags: SETTINGS.sidecarNodeFlags });
+        running.push(logging);
+        targets.push({ scenario, base: `${logging.url}/${ROUTE}`, headers: {}, pid: logging.handle.child.pid });
+      } else if (scenario === 'bare-forwarder') {
+        const floor = await startFloor(scenario, 'forwarder', { upstream: emulator.apiUrl, prefix: PREFIX, authorization, cpuProfDir });
+        running.push(floor);
+        targets.push({ scenario, base: `${floor.url}/${ROUTE}`, headers: {}, pid: floor.handle.child.pid });
       } else if (scenario === 'nginx') {
         const nginx = await startNginx(tools.nginx, dir, 'nginx', { upstream: emulator.apiUrl, authorization, workers: SETTINGS.nginxWorkers, keepalive: 128, routePrefix: PREFIX });
         running.push(nginx);
@@ -215,21 +328,21 @@ async function main() {
     for (let round = 1; round <= SETTINGS.rounds; round += 1) {
       // Each round rotates the order, so no scenario always runs right after another (e.g. after direct).
       const order = targets.map((_, index) => targets[(index + round - 1) % targets.length]);
-      for (const path of SETTINGS.paths) {
+      for (const path of SETTINGS.paths) for (const connections of SETTINGS.connections) {
         for (const target of order) {
           const pids = targets.flatMap((t) => (t.pid === undefined ? [] : [t.pid]));
           // A run that other processes disturbed is measured again (up to retries times); the least disturbed one counts.
           let run;
           for (let attempt = 0; attempt <= SETTINGS.retries; attempt += 1) {
             await waitForQuiet(pids);
-            process.stderr.write(`round ${round}/${SETTINGS.rounds}  ${path.padEnd(14)} ${target.scenario.padEnd(14)}`);
-            const attemptRun = await measure(tools.wrk, target, path, pids);
+            process.stderr.write(`round ${round}/${SETTINGS.rounds}  ${path.padEnd(14)} c${String(connections).padEnd(4)} ${target.scenario.padEnd(24)}`);
+            const attemptRun = await measure(tools.wrk, target, path, connections, pids);
             const disturbed = attemptRun.backgroundCores > SETTINGS.disturbedCores;
             process.stderr.write(` ${fmt.rps(attemptRun.requestsPerSecond).padStart(8)} req/s  p50 ${fmt.ms(attemptRun.p50Ms)} ms  p99 ${fmt.ms(attemptRun.p99Ms)} ms  other load ${attemptRun.backgroundCores.toFixed(2)} cores${disturbed ? ' (disturbed)' : ''}\n`);
             if (run === undefined || attemptRun.backgroundCores < run.backgroundCores) run = attemptRun;
             if (!disturbed) break;
           }
-          const key = `${path} ${target.scenario}`;
+          const key = `${path} ${connections} ${target.scenario}`;
           results.set(key, [...(results.get(key) ?? []), run]);
         }
       }
@@ -237,14 +350,17 @@ async function main() {
 
     let sidecarMetrics;
     if (sidecar) sidecarMetrics = await tokenMetrics(sidecar.adminUrl);
+    // Peak RSS over every load above (200 connections included), each process from its start.
+    const peaks = new Map(targets.filter((t) => t.pid !== undefined).map((t) => [t.scenario, rssMb(t.pid).peak]));
     for (const proxy of running.splice(0)) await proxy.stop();
     const sidecarTokens = emulator.stats.tokenRequests - sidecarTokensBefore;
 
     log('## Steady state');
     log();
-    for (const path of SETTINGS.paths) {
+    const steady = new Map(); // `${path} ${connections}` → rows
+    for (const path of SETTINGS.paths) for (const connections of SETTINGS.connections) {
       const rows = targets.map(({ scenario }) => {
-        const runs = results.get(`${path} ${scenario}`);
+        const runs = results.get(`${path} ${connections} ${scenario}`);
         const rps = runs.map((r) => r.requestsPerSecond);
         return {
           scenario,
@@ -261,12 +377,13 @@ async function main() {
           socketErrors: runs.reduce((sum, r) => sum + r.socketErrors, 0),
         };
       });
-      log(table(path, rows));
+      steady.set(`${path} ${connections}`, rows);
+      log(table(path, connections, rows));
       log();
       const invalid = rows.filter((row) => row.non2xx > 0 || row.socketErrors > 0);
       if (invalid.length > 0) {
         failed = true;
-        log(`INVALID: ${invalid.map((row) => row.scenario).join(', ')} got non-2xx answers or socket errors on ${path}: their req/s do not measure forwarding`);
+        log(`INVALID: ${invalid.map((row) => row.scenario).join(', ')} got non-2xx answers or socket errors on ${path} at ${connections} connections: their req/s do not measure forwarding`);
         log();
       }
     }
@@ -284,7 +401,7 @@ async function main() {
     // The burst: a fresh sidecar, no token yet, refresh.eager: false. Then the same burst again, warm,
     // to show what of the cold burst's time is the token fetch and cold start, and what is just load.
     if (SETTINGS.scenarios.includes('token-sidecar')) {
-      const cold = await startSidecar(dir, 'token-sidecar-burst', { refresh: { eager: false }, routes: { [ROUTE]: route } });
+      const cold = await startSidecar(dir, 'token-sidecar-burst', { refresh: { eager: false }, routes: { [ROUTE]: route } }, { nodeFlags: SETTINGS.sidecarNodeFlags });
       running.push(cold);
       await waitForQuiet([cold.handle.child.pid]);
       const before = emulator.stats.tokenRequests;
@@ -316,17 +433,26 @@ async function main() {
       if (bursts.some((b) => (b.statuses[200] ?? 0) !== SETTINGS.burstRequests)) failed = true;
     }
 
+    const fp = await footprint(dir, route);
+    const logs = await logCost({ rounds: QUICK ? 3 : 7, lines: QUICK ? 5_000 : 20_000 });
+    log(footprintTable(fp, peaks));
+    log();
+    log(logTable(logs));
+    log();
+    log(targetsTable({ fp, peaks, steady, logs }));
+    log();
+
     if (cpuProfDir) {
       log('## CPU profiles');
       log();
-      for (const name of ['token-sidecar', 'http-proxy-3']) {
+      for (const name of ['token-sidecar', 'bare-forwarder', 'http-proxy-3']) {
         const file = join(cpuProfDir, `${name}.cpuprofile`);
         if (existsSync(file)) log(summarizeProfile(file, 25));
         log();
       }
     }
-    log('Ratios: "× direct" is each scenario\'s throughput over wrk→emulator; "× nginx" over wrk→nginx→emulator.');
-    log('The emulator (Node) is the same in every proxied scenario, so "× nginx" isolates what the proxy itself costs.');
+    log('Ratios: "× bare forwarder" is each scenario\'s throughput over the Node floor (node:http + undici Pool.stream); "× nginx" over wrk→nginx→emulator.');
+    log('The emulator (Node) is the same in every proxied scenario, so both isolate what the proxy itself costs.');
   } finally {
     for (const proxy of running.splice(0)) await proxy.stop().catch(() => undefined);
     await stopAllChildren();

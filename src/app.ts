@@ -12,7 +12,7 @@ import { RateLimitGauges } from './proxy/rate-limit.js';
 import { createRouter } from './proxy/router.js';
 import { createRequestGuard } from './proxy/request-guard.js';
 import { createProxyServer } from './proxy/server.js';
-import { WebSocketForwarder } from './proxy/websocket.js';
+import { lazyWebSocketForwarder } from './proxy/websocket-lazy.js';
 import { TokenClient } from './token/client.js';
 import { systemClock, type Clock } from './token/clock.js';
 import { TokenProvider } from './token/provider.js';
@@ -44,13 +44,16 @@ function listen(server: Server, address: HostPort): Promise<string> {
   });
 }
 
-/** The composition root: builds and wires the modules; no behaviour of its own. */
-export function createApp(options: AppOptions) {
+/**
+ * The composition root: builds and wires the modules; no behaviour of its own. Async because the
+ * store's module loads only when the config names it (the Redis client only for `store.type: redis`).
+ */
+export async function createApp(options: AppOptions) {
   const { config } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
   const metrics = options.metrics ?? createMetrics();
-  const store = options.store ?? createStore(config);
+  const store = options.store ?? (await createStore(config));
   const pools = new UpstreamPools({
     connections: config.upstream.connections,
     connectTimeout: config.timeouts.connect,
@@ -68,7 +71,7 @@ export function createApp(options: AppOptions) {
     settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: config.timeouts.token, lockWait: lockTtl(config) },
   });
   const inflight: { count: number; draining: boolean; onIdle?: () => void } = { count: 0, draining: false };
-  const websockets = new WebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
+  const websockets = lazyWebSocketForwarder({ pools, tokens, metrics, routes: config.routes.map((route) => route.name) });
   const proxyDeps = {
     router: createRouter(config.routes),
     guard: createRequestGuard(config.guard),
@@ -140,4 +143,4 @@ export function createApp(options: AppOptions) {
   };
 }
 
-export type App = ReturnType<typeof createApp>;
+export type App = Awaited<ReturnType<typeof createApp>>;

@@ -1,20 +1,31 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { createApp, type Addresses, type App } from './app.js';
-import { authorizableRoute, authorize, UsageError } from './commands/authorize.js';
-import { codeFromAnswer, startConsent } from './commands/consent.js';
-import { describeConfig } from './commands/check.js';
-import { ConfigError, loadConfig, loadDescribedProviders } from './config/load.js';
-import { demoInstructions, startDemo } from './demo.js';
-import { createLogger, type Logger, type LogLevel } from './log.js';
+import type { Addresses, App } from './app.js';
+import { UsageError } from './commands/usage-error.js';
+import type { SidecarConfig } from './config/load.js';
+import type { Logger, LogLevel } from './log.js';
+
+// Each command loads what it uses when it runs (dynamic import): `--version` and `--help` load
+// nothing but yargs, `check` no proxy, the sidecar no emulators, demo and emulate no Redis client.
 
 const EXIT = { ok: 0, runtime: 1, usage: 2 } as const;
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** ConfigError by name: naming its class would load the config schema (zod) for `--help`. */
+const isUsageFailure = (error: unknown): error is Error => error instanceof UsageError || (error instanceof Error && error.name === 'ConfigError');
+
+async function load(path: string): Promise<SidecarConfig> {
+  const { loadConfig } = await import('./config/load.js');
+  return loadConfig(path);
+}
+
+async function openLogger(level: LogLevel): Promise<Logger> {
+  const { createLogger } = await import('./log.js');
+  return createLogger({ level });
+}
+
 function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof UsageError) {
+  if (isUsageFailure(error)) {
     console.error(`token-sidecar: ${error.message}`);
     process.exit(EXIT.usage);
   }
@@ -56,6 +67,14 @@ async function serve(app: App, logger: Logger, cleanup?: () => Promise<void>): P
   return app.start();
 }
 
+// `--version` alone is answered before yargs loads (a third of a bare start): image checks and
+// probes call it often. Everything else goes through yargs, whose `.version()` prints the same.
+if (process.argv.length === 3 && process.argv[2] === '--version') {
+  process.stdout.write(`${version}\n`);
+  process.exit(EXIT.ok);
+}
+const [{ default: yargs }, { hideBin }] = await Promise.all([import('yargs'), import('yargs/helpers')]);
+
 await yargs(hideBin(process.argv))
   .scriptName('token-sidecar')
   .usage('$0 [--config FILE]\n\nFetches, caches, refreshes and injects OAuth tokens for apps on loopback.')
@@ -66,12 +85,13 @@ await yargs(hideBin(process.argv))
     'run the sidecar until SIGTERM/SIGINT',
     () => undefined,
     async (argv) => {
-      const logger = createLogger({ level: argv['log-level'] });
+      const log = await openLogger(argv['log-level']);
       try {
-        const config = loadConfig(configPath(argv));
-        await serve(createApp({ config, logger }), logger);
+        const config = await load(configPath(argv));
+        const { createApp } = await import('./app.js');
+        await serve(await createApp({ config, logger: log }), log);
       } catch (error) {
-        if (!(error instanceof ConfigError || error instanceof UsageError)) logger.error({ event: 'start_failed', error: (error as Error).message });
+        if (!isUsageFailure(error)) log.error({ event: 'start_failed', error: (error as Error).message });
         fail(error);
       }
     },
@@ -80,9 +100,10 @@ await yargs(hideBin(process.argv))
     'check',
     'validate the config and print the resolved routes with secrets redacted',
     () => undefined,
-    (argv) => {
+    async (argv) => {
       try {
-        const config = loadConfig(configPath(argv));
+        const config = await load(configPath(argv));
+        const { describeConfig } = await import('./commands/check.js');
         process.stdout.write(`# configuration is valid\n${describeConfig(config)}`);
       } catch (error) {
         fail(error);
@@ -98,11 +119,12 @@ await yargs(hideBin(process.argv))
         .option('admin-port', { type: 'number', default: 9464, describe: 'admin port (0: any free port)' })
         .option('lifetime', { type: 'number', default: 60, describe: 'access-token lifetime of the emulators, seconds' }),
     async (argv) => {
-      const logger = createLogger({ level: argv['log-level'] });
+      const log = await openLogger(argv['log-level']);
       try {
+        const [{ demoInstructions, startDemo }, { createApp }] = await Promise.all([import('./demo.js'), import('./app.js')]);
         const { emulators, config } = await startDemo({ port: argv.port, adminPort: argv['admin-port'], lifetimeSeconds: argv.lifetime });
-        const app = createApp({ config, logger });
-        const { proxy, admin } = await serve(app, logger, () => emulators.close());
+        const app = await createApp({ config, logger: log });
+        const { proxy, admin } = await serve(app, log, () => emulators.close());
         process.stderr.write(demoInstructions(proxy, admin, argv.lifetime));
       } catch (error) {
         fail(error);
@@ -121,7 +143,7 @@ await yargs(hideBin(process.argv))
       try {
         // Loaded only for this command: the sidecar itself never needs the emulators.
         const { describeEmulators, startEmulate } = await import('./commands/emulate.js');
-        const described = argv.config === undefined ? {} : loadDescribedProviders(argv.config);
+        const described = argv.config === undefined ? {} : (await import('./config/load.js')).loadDescribedProviders(argv.config);
         const running = await startEmulate({ port: argv.port, lifetimeSeconds: argv.lifetime, described });
         const stop = () => void running.close().then(() => process.exit(EXIT.ok), (error: unknown) => fail(error));
         process.once('SIGTERM', stop);
@@ -141,7 +163,8 @@ await yargs(hideBin(process.argv))
         .option('code', { type: 'string', describe: 'the one-time authorization code (omit it to run the consent flow of an oauth2 route with authorizeUrl)' }),
     async (argv) => {
       try {
-        const config = loadConfig(configPath(argv));
+        const config = await load(configPath(argv));
+        const [{ authorizableRoute, authorize }, { codeFromAnswer, startConsent }] = await Promise.all([import('./commands/authorize.js'), import('./commands/consent.js')]);
         if (argv.code !== undefined) {
           console.log(await authorize(config, argv.route, argv.code));
           return;

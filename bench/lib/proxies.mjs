@@ -44,14 +44,36 @@ function nodeArgs(cpuProfDir, name) {
   return cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
 }
 
-/** The built sidecar (`node dist/cli.js --config FILE`), listeners on port 0. */
-export async function startSidecar(dir, name, config, { cpuProfDir } = {}) {
+/** Writes a sidecar config (listeners on port 0 unless `config` names them) and returns its path. */
+export async function sidecarConfigFile(dir, name, config) {
   const configFile = join(dir, `${name}.yaml`);
   await writeFile(configFile, stringify({ listen: '127.0.0.1:0', admin: '127.0.0.1:0', shutdownGrace: '2s', ...config }));
-  // Log level info: the "listening" line is an info line; the access log stays off (the default).
-  const handle = startChild(name, process.execPath, [...nodeArgs(cpuProfDir, name), CLI, '--config', configFile, '--log-level', 'info']);
+  return configFile;
+}
+
+/** `node [nodeFlags] dist/cli.js --config FILE`: the arguments the sidecar runs with. */
+export function sidecarArgs(configFile, nodeFlags = []) {
+  return [...nodeFlags, CLI, '--config', configFile, '--log-level', 'info'];
+}
+
+/** The built sidecar (`node dist/cli.js --config FILE`), listeners on port 0. */
+export async function startSidecar(dir, name, config, { cpuProfDir, nodeFlags = [] } = {}) {
+  const configFile = await sidecarConfigFile(dir, name, config);
+  // Log level info: the "listening" line is an info line; the access log is off unless the config turns it on.
+  const handle = startChild(name, process.execPath, [...nodeArgs(cpuProfDir, name), ...sidecarArgs(configFile, nodeFlags)]);
   return finishStart(handle, 'http://');
 }
+
+/** A Node floor reference (bench/floor-server.cjs): `server`, or `forwarder` to `upstream` with `authorization`. */
+export async function startFloor(name, mode, { upstream, prefix, authorization, cpuProfDir } = {}) {
+  const args = mode === 'server' ? ['server'] : ['forwarder', upstream, prefix];
+  const handle = startChild(name, process.execPath, [...nodeArgs(cpuProfDir, name), join(BENCH_DIR, 'floor-server.cjs'), ...args], {
+    env: { ...process.env, AUTHORIZATION: authorization ?? '' },
+  });
+  return finishStart(handle, 'http://');
+}
+
+export const FLOOR_SERVER = join(BENCH_DIR, 'floor-server.cjs');
 
 async function finishStart(handle, scheme) {
   try {

@@ -3,6 +3,7 @@ import { UpstreamPools } from '../proxy/pools.js';
 import { TokenClient } from '../token/client.js';
 import { fingerprint } from '../token/grant-plan.js';
 import { createStore } from '../token/stores/index.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * Exchanges a one-time authorization code for a refresh token and stores it where the running
@@ -13,7 +14,7 @@ export async function authorize(config: SidecarConfig, routeName: string, code: 
   const grant = route.dialect.authorizationCodeGrant as NonNullable<typeof route.dialect.authorizationCodeGrant>;
   const credentials = route.credentials.read();
   const pools = new UpstreamPools({ connections: 1, connectTimeout: config.timeouts.connect, headersTimeout: config.timeouts.token, idleTimeout: config.timeouts.token });
-  const store = createStore(config);
+  const store = await createStore(config);
   try {
     const tokenSet = await new TokenClient({ timeoutMs: config.timeouts.token, maxTokenBytes: config.refresh.maxTokenSize }).send(
       grant(credentials, code, { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl }, codeVerifier),
@@ -57,9 +58,4 @@ export function authorizableRoute(config: SidecarConfig, routeName: string): Rou
   return route;
 }
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };

@@ -1,6 +1,5 @@
 import { createHash, createPrivateKey, createSecretKey, randomUUID, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SignJWT } from 'jose';
 import { field } from './guards.js';
 import type { CredentialValues } from './types.js';
 
@@ -86,6 +85,8 @@ export function assertionSigner(method: 'client_secret_jwt' | 'private_key_jwt',
         ? readSigningKey(credentials)
         : { key: createSecretKey(Buffer.from(field(credentials, 'clientSecret'), 'utf8')), algorithm: credentials.algorithm ?? 'HS256', keyId: credentials.keyId, thumbprints: undefined };
     const issuedAt = Math.floor(now() / 1000);
+    // jose loads with the first assertion: only routes with JWT client authentication need it.
+    const { SignJWT } = await import('jose');
     return new SignJWT({})
       .setProtectedHeader({ alg: signing.algorithm, typ: 'JWT', ...(signing.keyId === undefined ? {} : { kid: signing.keyId }), ...signing.thumbprints })
       .setIssuer(clientId)

@@ -37,11 +37,16 @@ type Body = { readonly kind: 'none' } | { readonly kind: 'buffered'; readonly da
 const NO_BODY: Body = { kind: 'none' };
 const STREAMED: Body = { kind: 'streamed' };
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+/** Synchronous for a bodiless or streamed request (the hot path awaits nothing); a promise only to buffer. */
+function readBody(req: IncomingMessage, limit: number): Body | Promise<Body> {
   const length = req.headers['content-length'];
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && (length === undefined || length === '0')) return NO_BODY;
   if (chunked || Number(length) > limit) return STREAMED;
+  return bufferBody(req);
+}
+
+async function bufferBody(req: IncomingMessage): Promise<Body> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return { kind: 'buffered', data: Buffer.concat(chunks) };
@@ -117,7 +122,9 @@ export class Forwarder {
     const tenant = requestTenantHeader(req.headers, match.route.tenants?.header);
     let authorization: Authorization;
     try {
-      authorization = await tokens.authorization(route, tenant);
+      // A cached token is returned as is: `await` only when the provider hands back a promise.
+      const current = tokens.authorization(route, tenant);
+      authorization = current instanceof Promise ? await current : current;
     } catch (error) {
       // The app waits for 100 before its body: answer now, it sends none, and the connection closes.
       if (expectsContinue) res.setHeader('connection', 'close');
@@ -126,7 +133,8 @@ export class Forwarder {
     if (expectsContinue) res.writeContinue();
     let body: Body;
     try {
-      body = await readBody(req, this.#deps.retryBodyLimit);
+      const read = readBody(req, this.#deps.retryBodyLimit);
+      body = read instanceof Promise ? await read : read;
     } catch (error) {
       // The app left while its body was being read: nothing to answer, counted 499, never an upstream failure.
       if (disconnect.left || req.destroyed) return void res.destroy();

@@ -15,7 +15,7 @@ export interface ProxyServerDeps {
   /** SPEC §2 `guard`: asked before routing, so a refused request never touches a token. */
   readonly guard: RequestGuard;
   readonly forwarder: Forwarder;
-  readonly websockets: WebSocketForwarder;
+  readonly websockets: Pick<WebSocketForwarder, 'upgrade'>;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly accessLog: boolean;

@@ -72,6 +72,20 @@ describe('createLogger redaction', () => {
     expect(lines()[0]).toMatchObject({ ...fields, level: 'info', service: 'token-sidecar', msg: 'token-sidecar is serving' });
   });
 
+  it('censors errors and class instances too, with no path list behind the censor', () => {
+    const { logger, raw, lines } = capture();
+    class Grant {
+      constructor(readonly refreshToken: string, readonly route: string) {}
+    }
+    const error = Object.assign(new Error(`token endpoint said Bearer ${SECRET}`), { clientSecret: SECRET });
+    logger.error({ event: 'probe', failure: error, grant: new Grant(SECRET, 'covver'), when: new Date(0) });
+    expect(raw()).not.toContain(SECRET);
+    const [line] = lines();
+    expect(line?.failure).toMatchObject({ type: 'Error', message: 'token endpoint said Bearer [redacted]', clientSecret: '[redacted]' });
+    expect(line?.grant).toEqual({ refreshToken: '[redacted]', route: 'covver' });
+    expect(line?.when).toBe('1970-01-01T00:00:00.000Z');
+  });
+
   it('survives cycles and keeps the level threshold', () => {
     const { logger, lines } = capture();
     const loop: Record<string, unknown> = { event: 'probe', token: SECRET };

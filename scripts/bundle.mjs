@@ -1,0 +1,72 @@
+// Bundles the CLI into dist/cli.js and dist/chunks/ (esbuild): a few files to read and compile
+// instead of ~300 modules; what a command loads on demand (dynamic import) stays in its own chunk,
+// so it still loads only then. Runs after tsc, whose dist/ stays for library use (the emulators).
+import { build } from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** `import … from 'undici'` → scripts/undici-core.mjs (the deep `undici/lib/…` paths it requires stay undici's). */
+const undiciCore = {
+  name: 'undici-core',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: resolve(ROOT, 'scripts/undici-core.mjs') }));
+  },
+};
+
+/**
+ * The entry turns on V8's compile cache (Node ≥ 22; $NODE_COMPILE_CACHE or the temp dir) before
+ * it loads the CLI, so every later start reads compiled code instead of parsing it again.
+ */
+const entry = {
+  name: 'entry',
+  setup(build) {
+    build.onResolve({ filter: /^entry:cli$/ }, () => ({ path: 'cli', namespace: 'entry' }));
+    build.onLoad({ filter: /.*/, namespace: 'entry' }, () => ({
+      contents: "import { enableCompileCache } from 'node:module';\nenableCompileCache?.();\nawait import('./src/cli.ts');\n",
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
+// Chunk names carry a content hash: drop the last build's, so dist/ holds one bundle.
+const DIST = resolve(ROOT, 'dist');
+for (const name of readdirSync(DIST)) if (name.startsWith('bundle-')) rmSync(resolve(DIST, name));
+
+/**
+ * Node's own modules through process.getBuiltinModule(), not `import`: an ES module import of a
+ * builtin evaluates every export of its namespace, lazy getters included, and `import 'node:http'`
+ * alone costs ~15 MB of RSS on Node 26 (it loads Node's internal fetch/WebSocket); the module
+ * object itself costs nothing. The bundle's code and its CommonJS dependencies then share that.
+ */
+const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map((name) => name.replace(/[/]/g, '\\/')).join('|')})$`);
+const builtins = {
+  name: 'builtins',
+  setup(build) {
+    build.onResolve({ filter: BUILTIN }, ({ path }) => ({ path: path.startsWith('node:') ? path : `node:${path}`, namespace: 'builtin' }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(path)});`, loader: 'js' }));
+  },
+};
+
+await build({
+  entryPoints: { cli: 'entry:cli' },
+  outdir: DIST,
+  // Beside cli.js, not in a folder: src/ reads files relative to its module (../package.json).
+  chunkNames: 'bundle-[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  plugins: [entry, undiciCore, builtins],
+  // Whitespace and syntax only: names stay, so a stack trace still reads.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  // CommonJS dependencies call require() for Node's own modules: give the ES module bundle one.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  legalComments: 'external',
+  logLevel: 'warning',
+});

@@ -1,0 +1,120 @@
+// What the CLI loads on demand (issue 11): each command and config path imports its modules when it
+// runs, and the build ships them as one bundle (dist/cli.js + dist/bundle-*.js). These prove the
+// lazy paths still find what they load: the demo its emulators, a Redis config the Redis store,
+// an upgrade the WebSocket engine, and the bundle everything without node_modules.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Redis } from 'ioredis';
+import { startEmulator, type Emulator } from '../../src/emulators/index.js';
+import { call, routeFor } from '../support/http.js';
+import { startRedis } from '../support/redis.js';
+import { CLI, runCli, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Spawns `node <cli> demo` on free ports and resolves with its proxy address once it listens. */
+function startDemo(cli: string, cwd?: string): Promise<{ proxy: string; stop: () => Promise<unknown> }> {
+  const child = spawn(process.execPath, [cli, 'demo', '--port', '0', '--admin-port', '0'], { cwd });
+  const exited = once(child, 'exit');
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  let output = '';
+  return new Promise((resolveDemo, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((text) => text.includes('"event":"listening"'));
+      if (line) resolveDemo({ proxy: `http://${(JSON.parse(line) as { proxy: string }).proxy}`, stop });
+    });
+    void exited.then(() => reject(new Error(`demo exited before listening:\n${output}`)));
+  });
+}
+
+describe('the bundle', () => {
+  it('is what dist/cli.js is: an entry that loads dist/bundle-* chunks', async () => {
+    const files = await readdir(resolve(ROOT, 'dist'));
+    expect(files.some((name) => name.startsWith('bundle-cli-'))).toBe(true);
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('token-sidecar');
+  });
+
+  it('runs with nothing but itself, package.json and config/ (no node_modules): what the image needs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'token-sidecar-bundle-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const dist = resolve(ROOT, 'dist');
+    for (const name of await readdir(dist)) if (name === 'cli.js' || name.startsWith('bundle-')) await cp(join(dist, name), join(dir, 'dist', name));
+    await cp(resolve(ROOT, 'package.json'), join(dir, 'package.json'));
+    await cp(resolve(ROOT, 'config'), join(dir, 'config'), { recursive: true });
+    const demo = await startDemo(join(dir, 'dist/cli.js'), dir);
+    cleanups.push(demo.stop);
+    const answer = await call(`${demo.proxy}/covver/whoami`);
+    expect(answer.status).toBe(200);
+  });
+});
+
+describe('what loads on demand', () => {
+  it('demo finds the emulators and serves through them', async () => {
+    const demo = await startDemo(CLI);
+    cleanups.push(demo.stop);
+    for (const route of ['covver', 'cobee', 'petje', 'light']) expect((await call(`${demo.proxy}/${route}/whoami`)).status).toBe(200);
+  });
+
+  it('a Redis config loads the Redis store: the grant lands in Redis', async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.close());
+    const covver = await startEmulator('covver');
+    cleanups.push(() => covver.close());
+    const sidecar = await startSidecar({ store: { type: 'redis', url: redis.url, keyPrefix: 'lazy:' }, routes: { covver: routeFor(covver) } });
+    cleanups.push(() => sidecar.stop());
+    expect((await call(`${sidecar.url}/covver/whoami`)).status).toBe(200);
+    expect(sidecar.output()).not.toContain('store_write_failed');
+    const client = new Redis(redis.url);
+    cleanups.push(async () => client.disconnect());
+    await waitFor(async () => ((await client.keys('lazy:*')).length > 0 ? true : undefined), { what: 'a grant in Redis' });
+  });
+});
+
+describe('the WebSocket engine, loaded with the first upgrade', () => {
+  let covver: Emulator;
+  let echo: ReturnType<typeof createServer>;
+  let sidecar: RunningSidecar;
+  beforeAll(async () => {
+    covver = await startEmulator('covver');
+    echo = createServer();
+    const wss = new WebSocketServer({ server: echo });
+    wss.on('connection', (socket, request) => socket.send(`auth=${request.headers.authorization === undefined ? 'none' : 'bearer'}`));
+    await new Promise<void>((listening) => echo.listen(0, '127.0.0.1', listening));
+    const { port } = echo.address() as { port: number };
+    sidecar = await startSidecar({ routes: { covver: { ...routeFor(covver), upstream: `http://127.0.0.1:${port}` } } });
+  });
+  afterAll(async () => {
+    await sidecar.stop();
+    echo.closeAllConnections();
+    await new Promise((closed) => echo.close(closed));
+    await covver.close();
+  });
+
+  it('carries an upgrade (and a second one) with the route token after a plain request', async () => {
+    const url = sidecar.url.replace('http://', 'ws://');
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const socket = new WebSocket(`${url}/covver/socket`);
+      const [message] = (await once(socket, 'message')) as [Buffer];
+      expect(message.toString()).toBe('auth=bearer');
+      socket.close();
+      await once(socket, 'close');
+    }
+  });
+});
