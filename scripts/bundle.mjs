@@ -46,8 +46,15 @@ const BUILTIN = new RegExp(`^(node:)?(${builtinModules.map((name) => name.replac
 const builtins = {
   name: 'builtins',
   setup(build) {
-    build.onResolve({ filter: BUILTIN }, ({ path }) => ({ path: path.startsWith('node:') ? path : `node:${path}`, namespace: 'builtin' }));
+    // A dynamic import() of a CommonJS chunk yields only `default`: give those an ES module with
+    // the builtin's named exports (it is loaded lazily anyway, so reading each export costs nothing up front).
+    build.onResolve({ filter: BUILTIN }, ({ path, kind }) => ({ path: path.startsWith('node:') ? path : `node:${path}`, namespace: kind === 'dynamic-import' ? 'builtin-esm' : 'builtin' }));
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(path)});`, loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, ({ path }) => {
+      const names = Object.keys(process.getBuiltinModule(path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default');
+      const module = `const m = process.getBuiltinModule(${JSON.stringify(path)});`;
+      return { contents: `${module}\nexport default m;\n${names.map((name) => `export const ${name} = m.${name};`).join('\n')}`, loader: 'js' };
+    });
   },
 };
 
