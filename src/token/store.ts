@@ -55,16 +55,53 @@ export function supersedes(grant: StoredGrant, stored: StoredGrant | undefined):
   return stored === undefined || (stored.generation ?? 0) < grant.generation;
 }
 
+/**
+ * The in-process store. A grant with a refresh token (a chain) is kept for the process's life:
+ * dropping it would lose the chain. A grant without one holds only an access token that a token
+ * request can replace, so at most `maxAccessOnly` of those are kept, least recently used dropped
+ * first: with many tenants, memory follows `cache.maxEntries`, not the number of tenants.
+ */
 export class MemoryStore implements TokenStore {
-  readonly #grants = new Map<string, StoredGrant>();
-  async get(key: string): Promise<StoredGrant | undefined> {
-    return this.#grants.get(key);
+  readonly #chains = new Map<string, StoredGrant>();
+  readonly #accessOnly = new Map<string, StoredGrant>();
+  readonly #maxAccessOnly: number;
+
+  constructor(options: { maxAccessOnly?: number } = {}) {
+    this.#maxAccessOnly = options.maxAccessOnly ?? Number.POSITIVE_INFINITY;
   }
+
+  /** How many grants it holds (for tests and the bound above). */
+  get size(): number {
+    return this.#chains.size + this.#accessOnly.size;
+  }
+
+  async get(key: string): Promise<StoredGrant | undefined> {
+    const chain = this.#chains.get(key);
+    if (chain !== undefined) return chain;
+    const grant = this.#accessOnly.get(key);
+    if (grant !== undefined) {
+      // Most recently used last, so the bound drops the coldest.
+      this.#accessOnly.delete(key);
+      this.#accessOnly.set(key, grant);
+    }
+    return grant;
+  }
+
   async set(key: string, grant: StoredGrant): Promise<WriteResult> {
-    const current = this.#grants.get(key);
+    const current = this.#chains.get(key) ?? this.#accessOnly.get(key);
     if (!supersedes(grant, current)) return { written: false, current };
-    this.#grants.set(key, grant);
+    this.#accessOnly.delete(key);
+    if (grant.refreshToken !== undefined || this.#chains.has(key)) {
+      this.#chains.set(key, grant);
+      return { written: true };
+    }
+    this.#accessOnly.set(key, grant);
+    for (const oldest of this.#accessOnly.keys()) {
+      if (this.#accessOnly.size <= this.#maxAccessOnly) break;
+      this.#accessOnly.delete(oldest);
+    }
     return { written: true };
   }
+
   async close(): Promise<void> {}
 }

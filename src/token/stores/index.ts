@@ -8,7 +8,7 @@ export function lockTtl(config: Pick<SidecarConfig, 'store' | 'timeouts'>): numb
 }
 
 /** The store the config names; its module (and the Redis client) loads only when the config names it. */
-export async function createStore(config: Pick<SidecarConfig, 'store' | 'timeouts'>): Promise<TokenStore> {
+export async function createStore(config: Pick<SidecarConfig, 'store' | 'timeouts' | 'cache'>): Promise<TokenStore> {
   const { store } = config;
   switch (store.type) {
     case 'file': {
@@ -30,6 +30,6 @@ export async function createStore(config: Pick<SidecarConfig, 'store' | 'timeout
       });
     }
     case 'memory':
-      return new MemoryStore();
+      return new MemoryStore({ maxAccessOnly: config.cache.maxEntries });
   }
 }
