@@ -144,7 +144,7 @@ export class Forwarder {
     let allow401 = replayable;
     let allow429 = replayable && match.route.retry429 !== undefined && isIdempotent(req.method);
     let tokenRetried = false;
-    let outcome = await this.#send(req, res, match, authorization, body, allow401, allow429, disconnect);
+    let outcome = await this.#send(req, res, match, tenant, authorization, body, allow401, allow429, disconnect);
     // At most one retry per reason: a 401 with a fresh token, a 429 after its Retry-After.
     while (outcome !== undefined && typeof outcome !== 'number') {
       if (outcome === 'unauthorized') {
@@ -158,7 +158,7 @@ export class Forwarder {
         await this.#wait(outcome.waitMs, disconnect);
         if (disconnect.left) return;
       }
-      outcome = await this.#send(req, res, match, authorization, body, allow401, allow429, disconnect);
+      outcome = await this.#send(req, res, match, tenant, authorization, body, allow401, allow429, disconnect);
       if (tokenRetried && typeof outcome === 'number') {
         tokens.retried(route, authorization.tokenId, outcome === 401, tenant);
         tokenRetried = false;
@@ -166,7 +166,7 @@ export class Forwarder {
     }
   }
 
-  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, authorization: Authorization, body: Body, retry401: boolean, retry429: boolean, signal: Disconnect): Promise<Outcome> {
+  async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, tenant: string | undefined, authorization: Authorization, body: Body, retry401: boolean, retry429: boolean, signal: Disconnect): Promise<Outcome> {
     let outcome: Outcome;
     const route = match.route;
     try {
@@ -180,7 +180,7 @@ export class Forwarder {
         },
         ({ statusCode, headers }) => {
           this.#deps.rateLimits.observe(route.name, headers);
-          if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, requestTenantHeader(req.headers, route.tenants?.header))) {
+          if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, tenant)) {
             outcome = 'unauthorized';
             return discard();
           }
