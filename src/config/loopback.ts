@@ -9,8 +9,9 @@ import type { SidecarConfig } from './load.js';
 export function isLoopbackHost(host: string): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');
   if (name === 'localhost' || name.endsWith('.localhost')) return true;
-  if (isIP(name) === 4) return name.startsWith('127.');
-  if (isIP(name) !== 6) return false;
+  const family = isIP(name);
+  if (family === 4) return name.startsWith('127.');
+  if (family !== 6) return false;
   // The URL parser writes IPv6 in one canonical form: [::1], and [::ffff:7fxx:xxxx] for 127.x.
   const canonical = new URL(`http://[${name}]/`).hostname;
   return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);

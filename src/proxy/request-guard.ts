@@ -16,6 +16,7 @@ export type GuardVerdict =
   | { readonly kind: 'preflight'; readonly headers: Record<string, string> };
 
 const PASS: GuardVerdict = { kind: 'pass' };
+const ACCEPTED_HOSTS = 64;
 
 /** The name of a Host header value, without port or IPv6 brackets; undefined when there is none. */
 function hostName(host: string | undefined): string | undefined {
@@ -67,9 +68,19 @@ export function createRequestGuard(config: GuardConfig) {
   const origins = new Set(config.allowOrigins);
   const required = config.requireHeader;
 
+  // Host values already accepted: an app sends the same one or two on every request, so the
+  // hot path parses each once. Only accepted values are kept (a refused Host costs its parse
+  // again), and at most ACCEPTED_HOSTS of them.
+  const accepted = new Set<string>();
+
   function hostRefusal(headers: IncomingHttpHeaders): GuardVerdict | undefined {
-    const host = hostName(headers.host)?.toLowerCase().replace(/\.$/, '');
-    if (host !== undefined && (isLoopbackHost(host) || hosts.has(host))) return undefined;
+    const raw = headers.host;
+    if (raw !== undefined && accepted.has(raw)) return undefined;
+    const host = hostName(raw);
+    if (host !== undefined && (isLoopbackHost(host) || hosts.has(host.toLowerCase().replace(/\.$/, '')))) {
+      if (accepted.size < ACCEPTED_HOSTS) accepted.add(raw as string);
+      return undefined;
+    }
     return refuse('host', 'the Host header is neither loopback nor in guard.allowHosts (DNS rebinding?)');
   }
 
