@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { z } from 'zod';
 import type { CredentialValues, ProviderDialect, RouteOptions } from '../providers/types.js';
+import { replaceValues } from '../replace-values.js';
 import { ConfigError } from './config-error.js';
 import { readConfigDocument, type DocumentLimits } from './document.js';
 import { referencesIn, referenceStrings, resolveTemplate } from './references.js';
@@ -88,13 +89,8 @@ function resolveAll(value: unknown, path: string[], problems: string[], resolved
  * four characters only where it stands quoted, so short ones do not eat ordinary words.
  */
 function discreet(problems: readonly string[], resolved: Resolved): string[] {
-  const values = [...resolved.keys()].sort((a, b) => b.length - a.length);
-  return problems.map((problem) =>
-    values.reduce((text, value) => {
-      const template = resolved.get(value) as string;
-      return value.length >= 4 ? text.split(value).join(template) : text.split(`"${value}"`).join(`"${template}"`);
-    }, problem),
-  );
+  const replacements = [...resolved].map(([value, template]): [string, string] => (value.length >= 4 ? [value, template] : [`"${value}"`, `"${template}"`]));
+  return problems.map((problem) => replaceValues(problem, replacements));
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {

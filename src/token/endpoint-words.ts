@@ -1,4 +1,5 @@
 import type { TokenHttpRequest } from '../providers/types.js';
+import { replaceValues } from '../replace-values.js';
 
 /** How much of a token endpoint's own words a log line or /readyz may carry. */
 const SHOWN_CHARS = 64;
@@ -25,8 +26,7 @@ export function sentValues(tokenRequest: TokenHttpRequest, fields: TokenHttpRequ
     }
   }
   const encoded = values.map((value) => encodeURIComponent(value));
-  // Longest first, so a secret that contains another is replaced whole.
-  return [...new Set([...values, ...encoded])].filter((value) => value.length > 0).sort((a, b) => b.length - a.length);
+  return [...new Set([...values, ...encoded])];
 }
 
 /**
@@ -35,8 +35,6 @@ export function sentValues(tokenRequest: TokenHttpRequest, fields: TokenHttpRequ
  */
 export function endpointWords(said: string, sent: readonly string[]): string {
   // Scrubbed whole, then cut (the body is already bounded): a cut first could leave half a secret.
-  let text = said;
-  for (const value of sent) text = text.split(value).join(REDACTED);
-  text = text.replace(/[^\x20-\x7e]/g, '?');
+  const text = replaceValues(said, sent.map((value) => [value, REDACTED] as const)).replace(/[^\x20-\x7e]/g, '?');
   return JSON.stringify(text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}...` : text);
 }
