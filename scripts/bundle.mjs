@@ -3,8 +3,8 @@
 // so it still loads only then. Runs after tsc, whose dist/ stays for library use (the emulators).
 import { build } from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
-import { builtinModules } from 'node:module';
-import { resolve } from 'node:path';
+import { builtinModules, createRequire } from 'node:module';
+import { relative, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -13,6 +13,48 @@ const undiciCore = {
   name: 'undici-core',
   setup(build) {
     build.onResolve({ filter: /^undici$/ }, () => ({ path: resolve(ROOT, 'scripts/undici-core.mjs') }));
+  },
+};
+
+/** `import … from 'prom-client'` → scripts/prom-client-core.mjs (no Pushgateway, cluster or Summary). */
+const promClientCore = {
+  name: 'prom-client-core',
+  setup(build) {
+    build.onResolve({ filter: /^prom-client$/ }, () => ({ path: resolve(ROOT, 'scripts/prom-client-core.mjs') }));
+  },
+};
+
+/**
+ * CommonJS modules a dependency requires at its top but uses only in a path the sidecar never or
+ * rarely takes: the bundle gives the requirer a stand-in that requires the real module (bundled
+ * as usual, in its own lazy wrapper) on first use. undici's HTTP/2 client loads node:http2
+ * (~10 ms, ~6 MB) and is used only when a server negotiates h2, which the pools never offer;
+ * prom-client's CPU metric loads @opentelemetry/api, read only for exemplars, which are off.
+ */
+const LAZY = [
+  { specifier: './client-h2.js', importer: /undici\/lib\/dispatcher\/client\.js$/, shape: 'function' },
+  { specifier: '@opentelemetry/api', importer: /prom-client\/lib\/metrics\/processCpuTotal\.js$/, shape: 'object' },
+];
+const lazyRequires = {
+  name: 'lazy-requires',
+  setup(build) {
+    for (const { specifier, importer, shape } of LAZY) {
+      const filter = new RegExp(`^${specifier.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+      build.onResolve({ filter }, (args) => {
+        if (!importer.test(args.importer)) return undefined;
+        const real = createRequire(args.importer).resolve(specifier);
+        // The stand-in's name is the real module's path inside the project (no build machine path in the bundle).
+        return { path: relative(ROOT, real), namespace: 'lazy', pluginData: { shape, real } };
+      });
+    }
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, ({ pluginData: { shape, real: path } }) => {
+      const real = `require(${JSON.stringify(path)})`;
+      const contents =
+        shape === 'function'
+          ? `module.exports = function lazy(...args) { return ${real}.apply(this, args); };`
+          : `module.exports = new Proxy({}, { get: (_, key) => ${real}[key], has: (_, key) => key in ${real} });`;
+      return { contents, loader: 'js', resolveDir: ROOT };
+    });
   },
 };
 
@@ -68,7 +110,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node24',
-  plugins: [entry, undiciCore, builtins],
+  plugins: [entry, undiciCore, promClientCore, lazyRequires, builtins],
   // Whitespace and syntax only: names stay, so a stack trace still reads.
   minifyWhitespace: true,
   minifySyntax: true,

@@ -100,7 +100,9 @@ export async function createApp(options: AppOptions) {
       tokens.start({ eager: config.refresh.eager });
       accepting = true;
       for (const exposed of exposedListeners(config)) {
-        logger.warn({ event: 'listener_exposed', ...exposed }, `${exposed.listener} ${exposed.address} is off loopback (guard.allowNonLoopback): whatever reaches it can spend the tokens of ${exposed.routes.join(', ') || 'no route'}`);
+        // `bound`: the address it took (the port the OS chose for a configured 0).
+        const bound = exposed.listener === 'listen' ? proxy : routes[exposed.routes[0] as string];
+        logger.warn({ event: 'listener_exposed', ...exposed, bound }, `${exposed.listener} ${bound} is off loopback (guard.allowNonLoopback): whatever reaches it can spend the tokens of ${exposed.routes.join(', ') || 'no route'}`);
       }
       // `routes` names every route; `routeListeners` only those with their own `listen`.
       const names = config.routes.map((route) => route.name);

@@ -125,6 +125,8 @@ describe('a listener off loopback', () => {
       expect.objectContaining({ level: 'warn', listener: 'routes.own.listen', routes: ['own'] }),
     ]);
     expect(String(warnings[0]?.msg)).toContain('whatever reaches it can spend the tokens of api');
+    // The address it took, not the configured port 0: what an operator needs to find it.
+    expect(warnings.map((line) => line.bound)).toEqual([`0.0.0.0:${new URL(exposed.url).port}`, exposed.routeUrls.own?.replace('http://', '')]);
     // Reached by another name than loopback: only a name in allowHosts is served.
     const url = `http://127.0.0.1:${new URL(exposed.url).port}`;
     expect(rawStatus(await rawExchange(url, head(['GET /api/whoami HTTP/1.1', 'Host: 10.1.2.3:8080', 'Connection: close'])))).toBe(403);

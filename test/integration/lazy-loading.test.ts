@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { startEmulator, type Emulator } from '../../src/emulators/index.js';
 import { call, routeFor } from '../support/http.js';
 import { startRedis } from '../support/redis.js';
-import { CLI, runCli, startSidecar, waitFor, type RunningSidecar } from '../support/sidecar.js';
+import { CLI, runCli, startSidecar, waitFor, writeConfig, type RunningSidecar } from '../support/sidecar.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -62,6 +62,61 @@ describe('the bundle', () => {
     cleanups.push(demo.stop);
     const answer = await call(`${demo.proxy}/covver/whoami`);
     expect(answer.status).toBe(200);
+  });
+});
+
+describe('the sidecar start, read without yargs', () => {
+  /** The built CLI with these arguments; its stdout so far, and a stop that resolves with the exit code. */
+  function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    const exited = once(child, 'exit');
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const stop = async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return (await exited)[0] as number | null;
+    };
+    cleanups.push(stop);
+    const line = (event: string) => waitFor(() => output.split('\n').find((text) => text.includes(`"event":"${event}"`)), { what: `a ${event} line` });
+    return { output: () => output, line, stop };
+  }
+
+  it('runs on --config=FILE --log-level=L (the = forms) and serves', async () => {
+    const covver = await startEmulator('covver');
+    cleanups.push(() => covver.close());
+    const file = await writeConfig({ listen: '127.0.0.1:0', admin: '127.0.0.1:0', routes: { covver: routeFor(covver) } });
+    const sidecar = spawnCli([`--config=${file}`, '--log-level=info']);
+    const { proxy } = JSON.parse(await sidecar.line('listening')) as { proxy: string };
+    expect((await call(`http://${proxy}/covver/whoami`)).status).toBe(200);
+    expect(await sidecar.stop()).toBe(0);
+  });
+
+  it('reads --log-level: at warn, only warn lines (here: a listener off loopback), no info line from start to stop', async () => {
+    const covver = await startEmulator('covver');
+    cleanups.push(() => covver.close());
+    const file = await writeConfig({ listen: '0.0.0.0:0', admin: '127.0.0.1:0', guard: { allowNonLoopback: true }, routes: { covver: routeFor(covver) } });
+    // the config from TOKEN_SIDECAR_CONFIG, the level from the flag
+    const sidecar = spawnCli(['--log-level', 'warn'], { TOKEN_SIDECAR_CONFIG: file });
+    const exposed = JSON.parse(await sidecar.line('listener_exposed')) as { bound: string };
+    const port = exposed.bound.split(':').pop();
+    expect((await call(`http://127.0.0.1:${port}/covver/whoami`)).status).toBe(200);
+    expect(await sidecar.stop()).toBe(0);
+    const levels = sidecar.output().split('\n').filter(Boolean).map((text) => (JSON.parse(text) as { level: string }).level);
+    expect(new Set(levels)).toEqual(new Set(['warn']));
+  });
+
+  it('leaves every other command line to yargs: its usage errors, exit 2', async () => {
+    const file = await writeConfig({ routes: {} });
+    const cases: Array<[string[], RegExp]> = [
+      [['--config', file, '--log-level', 'loud'], /Invalid values:[\s\S]*log-level[\s\S]*"debug", "info", "warn", "error"/],
+      [['--config', file, '--confg', file], /Unknown argument: confg/],
+      [['--config', file, 'stray'], /Unknown argument: stray/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stderr } = await runCli(args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(message);
+    }
   });
 });
 
