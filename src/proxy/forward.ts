@@ -1,9 +1,8 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authorization } from '../token/provider.js';
-import { appResponseHeaders, requestTenantHeader, upstreamRequestHeaders } from './headers.js';
+import { forwardAnswer, UpstreamExchange, type Disconnect, type ExchangeResult } from './exchange.js';
+import { requestTenantHeader, upstreamRequestHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
 import type { RateLimitGauges } from './rate-limit.js';
 import { isIdempotent, retryAfterMs } from './retry-after.js';
@@ -52,55 +51,29 @@ async function bufferBody(req: IncomingMessage): Promise<Body> {
   return { kind: 'buffered', data: Buffer.concat(chunks) };
 }
 
-/**
- * Aborts the upstream request when the app leaves (the server's one `close` listener calls
- * `abort`). undici takes an EventEmitter as `signal`; an AbortController with its listener costs
- * ~5 µs per request here, this ~0.15 µs. It must not have an `aborted` property: undici 8 takes
- * any object with one for an AbortSignal and calls its addEventListener.
- */
-export class Disconnect extends EventEmitter {
-  left = false;
-
-  abort(): void {
-    this.left = true;
-    this.emit('abort');
-  }
-}
-
 /** Node's own test for an `Expect` it would have answered with 100 (we answer it: `checkContinue`). */
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
-/** A sink for the body of a 401 or 429 that will be retried. */
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, done) => done() });
-}
-
-/**
- * Headers on time: Node sends a head with the first body write. Small answers write their body in
- * the same read as their headers (one write); when nothing followed by the next tick (SSE,
- * long-poll, slow first byte), send the head alone.
- */
-function flushIfPending(res: ServerResponse): void {
-  if (!(res as unknown as { _headerSent: boolean })._headerSent && !res.destroyed) res.flushHeaders();
-}
-
 function defaultWait(ms: number, disconnect: Disconnect): Promise<void> {
   return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      disconnect.off('abort', done);
+    const timer = setTimeout(() => {
+      disconnect.onLeave(undefined);
       resolve();
-    };
-    const timer = setTimeout(done, ms);
-    disconnect.once('abort', done);
+    }, ms);
+    disconnect.onLeave(() => {
+      clearTimeout(timer);
+      resolve();
+    });
   });
 }
 
+/** Why an upstream answer is held instead of sent on: a 401 to retry with a fresh token, a 429 to retry after its Retry-After. */
+type Held = 'unauthorized' | { readonly waitMs: number };
 /** The upstream status sent on to the app; a held 401 or 429 to retry; undefined (failed or aborted). */
-type Outcome = number | 'unauthorized' | { readonly waitMs: number } | undefined;
+type Outcome = number | Held | undefined;
 
 /**
- * Forwards one request on the route's keep-alive undici pool and streams the answer back.
+ * Forwards one request on the route's keep-alive undici pool (one UpstreamExchange per attempt) and streams the answer back.
  * A 401 with a replayable body is retried once with a fresh token; with `retry429`, an
  * idempotent replayable request answered 429 is retried once after its Retry-After.
  */
@@ -167,43 +140,30 @@ export class Forwarder {
   }
 
   async #send(req: IncomingMessage, res: ServerResponse, match: RouteMatch, tenant: string | undefined, authorization: Authorization, body: Body, retry401: boolean, retry429: boolean, signal: Disconnect): Promise<Outcome> {
-    let outcome: Outcome;
     const route = match.route;
+    const exchange = new UpstreamExchange<Held>(res, signal, (statusCode, headers) => {
+      this.#deps.rateLimits.observe(route.name, headers);
+      if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, tenant)) return { forward: false, held: 'unauthorized' };
+      if (statusCode === 429 && retry429) {
+        const waitMs = retryAfterMs(headers, this.#now());
+        if (waitMs !== undefined && waitMs <= (route.retry429?.maxWait ?? 0)) return { forward: false, held: { waitMs } };
+      }
+      return forwardAnswer();
+    });
+    let result: ExchangeResult<Held>;
     try {
-      await this.#deps.pools.upstream(route).stream(
+      this.#deps.pools.upstream(route).dispatch(
         {
           path: match.upstreamPath,
           method: req.method as string,
           headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, authorization.header, authorization.name, route.tenants?.header),
           body: body.kind === 'buffered' ? body.data : body.kind === 'streamed' ? req : null,
-          signal,
         },
-        ({ statusCode, headers }) => {
-          this.#deps.rateLimits.observe(route.name, headers);
-          if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, tenant)) {
-            outcome = 'unauthorized';
-            return discard();
-          }
-          if (statusCode === 429 && retry429) {
-            const waitMs = retryAfterMs(headers, this.#now());
-            if (waitMs !== undefined && waitMs <= (route.retry429?.maxWait ?? 0)) {
-              outcome = { waitMs };
-              return discard();
-            }
-          }
-          outcome = statusCode;
-          res.writeHead(statusCode, appResponseHeaders(headers));
-          process.nextTick(flushIfPending, res);
-          return res;
-        },
+        exchange,
       );
+      result = await exchange.done;
     } catch (error) {
       if (signal.left) return undefined;
-      // Headers already went out: the only honest signal left is to cut the answer short.
-      if (res.headersSent) {
-        res.destroy(error as Error);
-        return undefined;
-      }
       const failure = classifyUpstreamFailure(error);
       if (failure === 'app_left') {
         res.destroy();
@@ -211,6 +171,6 @@ export class Forwarder {
       }
       throw upstreamError(failure, error, route.name);
     }
-    return outcome;
+    return typeof result === 'object' ? result.held : result;
   }
 }
