@@ -25,7 +25,7 @@ RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund \
  && npm install --no-save --ignore-scripts --omit=optional --no-audit --no-fund \
       "@esbuild/linux-$(node -p process.arch)@$(node -p "require('esbuild/package.json').version")"
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle.mjs scripts/undici-core.mjs ./scripts/
+COPY scripts/bundle.mjs scripts/undici-core.mjs scripts/prom-client-core.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

@@ -64,6 +64,19 @@ describe('Dockerfile', () => {
     expect(runtime.filter((i) => i.keyword === 'RUN' && /\bnpm\b/.test(i.args))).toEqual([]);
   });
 
+  it('copies into the build stage every script the bundle step reads (a missing one fails only at docker build)', () => {
+    const bundle = readFileSync(`${root}scripts/bundle.mjs`, 'utf8');
+    const read = [...bundle.matchAll(/'(scripts\/[\w.-]+\.mjs)'/g)].map((match) => match[1] as string);
+    expect(read).toEqual(expect.arrayContaining(['scripts/undici-core.mjs', 'scripts/prom-client-core.mjs']));
+    const copied = of('COPY').flatMap((copy) => copy.args.split(/\s+/));
+    const allowed = dockerignore.split('\n').map((line) => line.trim());
+    for (const file of ['scripts/bundle.mjs', ...read]) {
+      expect(copied, file).toContain(file);
+      // .dockerignore is an allow-list: the file must be let into the context too.
+      expect(allowed, file).toContain(`!${file}`);
+    }
+  });
+
   it('runs as a non-root numeric user', () => {
     const users = runtime.filter((i) => i.keyword === 'USER');
     expect(users).toHaveLength(1);
