@@ -2,7 +2,8 @@
 // instead of ~300 modules; what a command loads on demand (dynamic import) stays in its own chunk,
 // so it still loads only then. Runs after tsc, whose dist/ stays for library use (the emulators).
 import { build } from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { relative, resolve } from 'node:path';
 
@@ -119,3 +120,13 @@ await build({
   legalComments: 'external',
   logLevel: 'warning',
 });
+
+/**
+ * `token-sidecar --help` alone prints dist/bundle-help.txt, rendered here by the built CLI's own
+ * yargs (`--help --log-level info` takes yargs' path and prints the same text): loading yargs and
+ * laying out its help (string-width's Intl.Segmenter and Unicode property regexes) cost ~50 ms,
+ * more than Node's own start. Rendered at every build, it cannot drift from the yargs definition.
+ */
+const help = spawnSync(process.execPath, [resolve(DIST, 'cli.js'), '--help', '--log-level', 'info'], { encoding: 'utf8' });
+if (help.status !== 0 || !help.stdout.includes('token-sidecar')) throw new Error(`rendering --help failed (exit ${help.status}): ${help.stderr}`);
+writeFileSync(resolve(DIST, 'bundle-help.txt'), help.stdout);

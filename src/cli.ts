@@ -81,6 +81,15 @@ async function runSidecar(argv: { config?: string | undefined; 'log-level': LogL
   }
 }
 
+/** dist/bundle-help.txt beside the bundle; undefined when absent (yargs then renders the help). */
+function prebuiltHelp(): string | undefined {
+  try {
+    return readFileSync(new URL('./bundle-help.txt', import.meta.url), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /**
@@ -105,6 +114,14 @@ function plainStart(args: readonly string[]): { config?: string | undefined; 'lo
 if (process.argv.length === 3 && process.argv[2] === '--version') {
   process.stdout.write(`${version}\n`);
   process.exit(EXIT.ok);
+}
+// `--help` alone: the text yargs rendered at build time (scripts/bundle.mjs), without loading it.
+if (process.argv.length === 3 && process.argv[2] === '--help') {
+  const help = prebuiltHelp();
+  if (help !== undefined) {
+    process.stdout.write(help);
+    process.exit(EXIT.ok);
+  }
 }
 const plain = plainStart(process.argv.slice(2));
 if (plain !== undefined) await runSidecar(plain);

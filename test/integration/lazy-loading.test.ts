@@ -105,6 +105,14 @@ describe('the sidecar start, read without yargs', () => {
     expect(new Set(levels)).toEqual(new Set(['warn']));
   });
 
+  it('--help alone prints the help yargs renders (dist/bundle-help.txt, made by the build), word for word', async () => {
+    const prebuilt = await runCli(['--help']);
+    const rendered = await runCli(['--help', '--log-level', 'info']);
+    expect([prebuilt.code, rendered.code]).toEqual([0, 0]);
+    expect(rendered.stdout).toContain('Commands:');
+    expect(prebuilt.stdout).toBe(rendered.stdout);
+  });
+
   it('leaves every other command line to yargs: its usage errors, exit 2', async () => {
     const file = await writeConfig({ routes: {} });
     const cases: Array<[string[], RegExp]> = [
