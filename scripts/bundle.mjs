@@ -91,7 +91,13 @@ const builtins = {
   setup(build) {
     // A dynamic import() of a CommonJS chunk yields only `default`: give those an ES module with
     // the builtin's named exports (it is loaded lazily anyway, so reading each export costs nothing up front).
-    build.onResolve({ filter: BUILTIN }, ({ path, kind }) => ({ path: path.startsWith('node:') ? path : `node:${path}`, namespace: kind === 'dynamic-import' ? 'builtin-esm' : 'builtin' }));
+    // One stand-in per importing module (its path in the suffix): a stand-in two chunks shared would
+    // become a chunk of its own, a file to resolve and load at start for one line of code.
+    build.onResolve({ filter: BUILTIN }, ({ path, kind, importer }) => ({
+      path: path.startsWith('node:') ? path : `node:${path}`,
+      namespace: kind === 'dynamic-import' ? 'builtin-esm' : 'builtin',
+      suffix: kind === 'dynamic-import' ? '' : `?${relative(ROOT, importer)}`,
+    }));
     build.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(path)});`, loader: 'js' }));
     build.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, ({ path }) => {
       const names = Object.keys(process.getBuiltinModule(path)).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default');
