@@ -58,11 +58,11 @@ RUN groupadd --system --gid 10001 tokensidecar \
 
 # NODE_ENV=production for the libraries that read it. HOME/TMPDIR point at /tmp, the only writable
 # path (an emptyDir in Kubernetes): the image runs with a read-only root filesystem.
-# NODE_OPTIONS: V8's young generation capped at 16 MB semi-spaces. Left to itself V8 sizes it from
-# the heap limit (large on a large host), which costs a sidecar ~15% more peak RSS under load here;
-# 1 MB costs half the throughput. bench/semi-space.mjs is the measurement (bench/README.md).
+# No NODE_OPTIONS: V8's own heap sizing follows the container's memory limit, and after the hot
+# path stopped allocating per request what Pool.stream did, capping the young generation
+# (--max-semi-space-size) cost tail latency under load for little peak memory. bench/semi-space.mjs
+# and bench/README.md ("V8 heap settings") are the measurement.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=16 \
     HOME=/tmp \
     TMPDIR=/tmp
 

@@ -47,7 +47,7 @@ const SETTINGS = {
   scenarios: list(setting('BENCH_SCENARIOS', 'direct,bare-forwarder,token-sidecar,token-sidecar-accesslog,nginx,http-proxy-3')),
   // The V8 settings the image runs the sidecar with (the Dockerfile's NODE_OPTIONS); the references run on Node's defaults.
   // `none`: Node's defaults, like the references.
-  sidecarNodeFlags: list(setting('BENCH_SIDECAR_NODE_FLAGS', '--max-semi-space-size=16')).flatMap((flags) => flags.split(' ')).filter((flag) => flag !== 'none'),
+  sidecarNodeFlags: list(setting('BENCH_SIDECAR_NODE_FLAGS', 'none')).flatMap((flags) => flags.split(' ')).filter((flag) => flag !== 'none'),
   footprintRepeats: setting('BENCH_FOOTPRINT_REPEATS', QUICK ? 3 : 7),
   idleSettleMs: setting('BENCH_IDLE_SETTLE_MS', QUICK ? 1000 : 3000),
   lifetimeSeconds: setting('BENCH_TOKEN_LIFETIME', 600),

@@ -23,7 +23,7 @@ const { startEmulator, DEMO_CLIENTS } = await import(pathToFileURL(resolve(impor
 const emulator = await startEmulator('covver', {});
 const dir = await mkdtemp(join(tmpdir(), 'token-sidecar-semi-'));
 const route = { provider: 'covver', upstream: emulator.apiUrl, tokenUrl: emulator.tokenUrl, credentials: DEMO_CLIENTS.covver };
-const results = new Map(SEMI_SPACES.map((size) => [size, { rps: [], peak: [] }]));
+const results = new Map(SEMI_SPACES.map((size) => [size, { rps: [], p99: [], peak: [] }]));
 try {
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const size of [...SEMI_SPACES.slice(round % SEMI_SPACES.length), ...SEMI_SPACES.slice(0, round % SEMI_SPACES.length)]) {
@@ -34,12 +34,13 @@ try {
       const { peak } = rssMb(sidecar.handle.child.pid);
       await sidecar.stop();
       results.get(size).rps.push(run.requestsPerSecond);
+      results.get(size).p99.push(run.p99Ms);
       results.get(size).peak.push(peak);
-      process.stderr.write(`round ${round + 1} semi-space ${size}: ${Math.round(run.requestsPerSecond)} req/s, peak RSS ${peak.toFixed(1)} MB\n`);
+      process.stderr.write(`round ${round + 1} semi-space ${size}: ${Math.round(run.requestsPerSecond)} req/s, p99 ${run.p99Ms.toFixed(2)} ms, peak RSS ${peak.toFixed(1)} MB\n`);
     }
   }
-  process.stdout.write(`| --max-semi-space-size | req/s at ${CONNECTIONS} connections | peak RSS MB |\n| --- | ---: | ---: |\n`);
-  for (const [size, { rps, peak }] of results) process.stdout.write(`| ${size} | ${Math.round(median(rps)).toLocaleString('en-US')} | ${median(peak).toFixed(1)} |\n`);
+  process.stdout.write(`| --max-semi-space-size | req/s at ${CONNECTIONS} connections | p99 ms | peak RSS MB |\n| --- | ---: | ---: | ---: |\n`);
+  for (const [size, { rps, p99, peak }] of results) process.stdout.write(`| ${size} | ${Math.round(median(rps)).toLocaleString('en-US')} | ${median(p99).toFixed(2)} | ${median(peak).toFixed(1)} |\n`);
 } finally {
   await stopAllChildren();
   await emulator.close();
