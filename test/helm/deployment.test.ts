@@ -78,7 +78,7 @@ describe('native sidecar (default)', () => {
     const { sidecar } = await deployment();
     expect(sidecar.resources).toEqual({
       requests: { cpu: '50m', memory: '96Mi' },
-      limits: { cpu: '500m', memory: '256Mi' },
+      limits: { cpu: '500m', memory: '320Mi' },
     });
   });
 
