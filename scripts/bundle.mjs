@@ -29,7 +29,8 @@ const promClientCore = {
  * CommonJS modules a dependency requires at its top but uses only in a path the sidecar never or
  * rarely takes: the bundle gives the requirer a stand-in that requires the real module (bundled
  * as usual, in its own lazy wrapper) on first use. undici's HTTP/2 client loads node:http2
- * (~10 ms, ~6 MB) and is used only when a server negotiates h2, which the pools never offer;
+ * (~10 ms, ~6 MB) and is used only when a TLS upstream picks h2 from the ALPN list undici offers
+ * by default (plain-HTTP upstreams and HTTP/1.1 ones never load it; test/integration/lazy-loading);
  * prom-client's CPU metric loads @opentelemetry/api, read only for exemplars, which are off.
  */
 const LAZY = [

@@ -1,11 +1,13 @@
 // What the CLI loads on demand (issue 11): each command and config path imports its modules when it
 // runs, and the build ships them as one bundle (dist/cli.js + dist/bundle-*.js). These prove the
 // lazy paths still find what they load: the demo its emulators, a Redis config the Redis store,
-// an upgrade the WebSocket engine, and the bundle everything without node_modules.
+// an h2 upstream undici's HTTP/2 client, an upgrade the WebSocket engine, and the bundle everything without node_modules.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +149,29 @@ describe('what loads on demand', () => {
     const client = new Redis(redis.url);
     cleanups.push(async () => client.disconnect());
     await waitFor(async () => ((await client.keys('lazy:*')).length > 0 ? true : undefined), { what: 'a grant in Redis' });
+  });
+});
+
+describe("undici's HTTP/2 client, loaded when an upstream negotiates h2", () => {
+  it('forwards to a TLS upstream that picks h2 by ALPN (undici offers it by default), with the route token', async () => {
+    const TLS = resolve(import.meta.dirname, '../fixtures/tls');
+    const covver = await startEmulator('covver');
+    cleanups.push(() => covver.close());
+    const seen: Array<{ version: string; authorization: string | undefined }> = [];
+    // An HTTP/2 server that prefers h2 but also speaks HTTP/1.1, as most public APIs do.
+    const upstream = createSecureServer({ key: readFileSync(`${TLS}/server-key.pem`), cert: readFileSync(`${TLS}/server.pem`), allowHTTP1: true }, (req, res) => {
+      seen.push({ version: req.httpVersion, authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`over ${req.httpVersion}`);
+    });
+    await new Promise<void>((listening) => upstream.listen(0, '127.0.0.1', listening));
+    cleanups.push(() => new Promise((closed) => upstream.close(closed)));
+    const { port } = upstream.address() as { port: number };
+    const sidecar = await startSidecar({ routes: { covver: { ...routeFor(covver), upstream: `https://localhost:${port}`, caFile: `${TLS}/ca.pem` } } });
+    cleanups.push(() => sidecar.stop());
+    const answer = await call(`${sidecar.url}/covver/whoami`);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe('over 2.0');
+    expect(seen).toEqual([{ version: '2.0', authorization: expect.stringMatching(/^Bearer /) }]);
   });
 });
 
