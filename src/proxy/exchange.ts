@@ -26,21 +26,11 @@ export class Disconnect {
   }
 }
 
-/** What the exchange does with an upstream answer's head: send it on to the app, or hold it (a 401 or 429 to retry). */
-export type Verdict<Held> = { readonly forward: true } | { readonly forward: false; readonly held: Held };
-const FORWARD = { forward: true } as const;
-export const forwardAnswer = (): Verdict<never> => FORWARD;
-
-/** The status sent on to the app, or the held verdict; undefined when the app left or the answer was cut short. */
-export type ExchangeResult<Held> = number | { readonly held: Held } | undefined;
-
-/** Tells undici's errors of an aborted exchange apart: the reason we gave when the app left. */
-class AppLeft extends Error {
-  readonly code = 'UND_ERR_ABORTED';
-  constructor() {
-    super('the app closed its connection');
-  }
-}
+/**
+ * The status sent on to the app; what `decide` returned for a head held back instead (a 401 or 429
+ * to retry: its body is dropped); undefined when the app left or the answer was cut short.
+ */
+export type ExchangeResult<Held> = number | Held | undefined;
 
 /**
  * One attempt of a forwarded request as an undici dispatch handler: the upstream's head and body go
@@ -50,22 +40,23 @@ class AppLeft extends Error {
  * needs none of them: the app leaving aborts through `Disconnect`, and `drain` is listened to only
  * while paused.
  *
- * `done` resolves with the status sent on, the held verdict, or undefined (the app left, or the
+ * `decide` sees each final head: undefined sends it on, anything else holds it. `done` resolves
+ * with the status sent on, what `decide` held, or undefined (the app left, or the
  * upstream failed after the head went out: the answer is cut short, the only honest signal left);
  * it rejects with the upstream's error when nothing was sent yet, for the caller to classify.
  */
-export class UpstreamExchange<Held> implements Dispatcher.DispatchHandler {
+export class UpstreamExchange<Held extends string | object> implements Dispatcher.DispatchHandler {
   readonly done: Promise<ExchangeResult<Held>>;
   readonly #res: ServerResponse;
   readonly #disconnect: Disconnect;
-  readonly #decide: (statusCode: number, headers: IncomingHttpHeaders) => Verdict<Held>;
+  readonly #decide: (statusCode: number, headers: IncomingHttpHeaders) => Held | undefined;
   #resolve!: (result: ExchangeResult<Held>) => void;
   #reject!: (error: Error) => void;
-  /** Set once the head arrived: the status forwarded, or the held verdict (its body is dropped). */
+  /** Set once the head arrived: the status sent on (a number), or what was held. */
   #result: ExchangeResult<Held> = undefined;
   #resume: (() => void) | undefined = undefined;
 
-  constructor(res: ServerResponse, disconnect: Disconnect, decide: (statusCode: number, headers: IncomingHttpHeaders) => Verdict<Held>) {
+  constructor(res: ServerResponse, disconnect: Disconnect, decide: (statusCode: number, headers: IncomingHttpHeaders) => Held | undefined) {
     this.#res = res;
     this.#disconnect = disconnect;
     this.#decide = decide;
@@ -77,15 +68,16 @@ export class UpstreamExchange<Held> implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     // A request queued for a connection starts here: one whose app already left is aborted now.
-    this.#disconnect.onLeave(() => controller.abort(new AppLeft()));
+    // (onResponseError then sees disconnect.left: the reason is never classified.)
+    this.#disconnect.onLeave(() => controller.abort(new Error('the app closed its connection')));
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     // 1xx interim answers stay here: the app got its own 100 Continue from the forwarder.
     if (statusCode < 200) return;
-    const verdict = this.#decide(statusCode, headers);
-    if (!verdict.forward) {
-      this.#result = { held: verdict.held };
+    const held = this.#decide(statusCode, headers);
+    if (held !== undefined) {
+      this.#result = held;
       return;
     }
     this.#result = statusCode;

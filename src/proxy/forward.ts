@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Authorization } from '../token/provider.js';
-import { forwardAnswer, UpstreamExchange, type Disconnect, type ExchangeResult } from './exchange.js';
+import { UpstreamExchange, type Disconnect, type ExchangeResult } from './exchange.js';
 import { requestTenantHeader, upstreamRequestHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
 import type { RateLimitGauges } from './rate-limit.js';
@@ -70,7 +70,7 @@ function defaultWait(ms: number, disconnect: Disconnect): Promise<void> {
 /** Why an upstream answer is held instead of sent on: a 401 to retry with a fresh token, a 429 to retry after its Retry-After. */
 type Held = 'unauthorized' | { readonly waitMs: number };
 /** The upstream status sent on to the app; a held 401 or 429 to retry; undefined (failed or aborted). */
-type Outcome = number | Held | undefined;
+type Outcome = ExchangeResult<Held>;
 
 /**
  * Forwards one request on the route's keep-alive undici pool (one UpstreamExchange per attempt) and streams the answer back.
@@ -143,14 +143,13 @@ export class Forwarder {
     const route = match.route;
     const exchange = new UpstreamExchange<Held>(res, signal, (statusCode, headers) => {
       this.#deps.rateLimits.observe(route.name, headers);
-      if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, tenant)) return { forward: false, held: 'unauthorized' };
+      if (statusCode === 401 && retry401 && this.#deps.tokens.unauthorized(route.name, authorization.tokenId, tenant)) return 'unauthorized';
       if (statusCode === 429 && retry429) {
         const waitMs = retryAfterMs(headers, this.#now());
-        if (waitMs !== undefined && waitMs <= (route.retry429?.maxWait ?? 0)) return { forward: false, held: { waitMs } };
+        if (waitMs !== undefined && waitMs <= (route.retry429?.maxWait ?? 0)) return { waitMs };
       }
-      return forwardAnswer();
+      return undefined;
     });
-    let result: ExchangeResult<Held>;
     try {
       this.#deps.pools.upstream(route).dispatch(
         {
@@ -161,7 +160,7 @@ export class Forwarder {
         },
         exchange,
       );
-      result = await exchange.done;
+      return await exchange.done;
     } catch (error) {
       if (signal.left) return undefined;
       const failure = classifyUpstreamFailure(error);
@@ -171,6 +170,5 @@ export class Forwarder {
       }
       throw upstreamError(failure, error, route.name);
     }
-    return typeof result === 'object' ? result.held : result;
   }
 }
