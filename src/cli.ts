@@ -90,6 +90,7 @@ function prebuiltHelp(): string | undefined {
   }
 }
 
+/** The levels both readers of the command line accept (not from log.ts: that would load pino for `--help`). */
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 /**
@@ -134,7 +135,7 @@ async function usage(): Promise<void> {
   await yargs(hideBin(process.argv))
     .scriptName('token-sidecar')
     .usage('$0 [--config FILE]\n\nFetches, caches, refreshes and injects OAuth tokens for apps on loopback.')
-    .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as LogLevel, describe: 'log threshold' })
+    .option('log-level', { choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'log threshold' })
     .option('config', { type: 'string', describe: 'YAML or JSON config file (or TOKEN_SIDECAR_CONFIG)' })
     .command(
       '$0',
