@@ -217,15 +217,17 @@ export class Credential {
       return false;
     }
     const stored = read.grant;
-    if (read.reseeded && stored?.refreshToken !== undefined && this.#deps.store.lock) {
-      // The store came back empty and we wrote back our chain; another replica may hold a newer
-      // one (an unsaved rotation) and write it back too. Spend nothing until that had its chance.
-      this.#fail(transient('store_reseeded', 'the token store had lost the grant and got it back; the next refresh waits for every replica to write back what it holds'), trigger);
-      return false;
-    }
     // A newer valid access token in the store (a restart, or another replica that just
     // refreshed) saves a token call, unless it is the one an upstream just answered 401 to.
     if (stored && this.#adopt(stored)) return false;
+    if (read.heldUntil !== undefined && stored?.refreshToken !== undefined) {
+      // The store had lost the grant and got it back: a replica whose lock vanished with it may
+      // be spending this refresh token now, another may hold a newer one. Spend nothing until
+      // that had its time (or a newer generation lands, which the next read continues from).
+      const waitMs = read.heldUntil - clock.now();
+      this.#fail(new TokenEndpointError('transient', 'store_reseeded', `the token store had lost the grant and got it back; its refresh token waits ${Math.ceil(waitMs / 1000)} s for every replica to write back a newer one`, { retryAfterMs: waitMs }), trigger);
+      return false;
+    }
 
     const credentials = route.credentials.read();
     const urls: TokenUrls = { tokenUrl: route.tokenUrl, refreshUrl: route.refreshUrl };

@@ -6,9 +6,13 @@ import type { GrantLease, StoredGrant, TokenStore } from './store.js';
 import { CorruptGrantError } from './stores/grant-json.js';
 import { Timer } from './timer.js';
 
-/** What reading the store found: the grant to continue from, or a failure (nothing may be sent). */
+/**
+ * What reading the store found: the grant to continue from, or a failure (nothing may be sent).
+ * `heldUntil`: the grant was written back after the store lost it, and its refresh token may
+ * not be spent before then (see GrantKeeper.read).
+ */
 export type GrantRead =
-  | { readonly ok: true; readonly grant: StoredGrant | undefined; readonly unsaved: boolean; readonly reseeded?: true }
+  | { readonly ok: true; readonly grant: StoredGrant | undefined; readonly unsaved: boolean; readonly heldUntil?: number }
   | { readonly ok: false; readonly reason: 'store_read' | 'store_write'; readonly message: string };
 
 export interface GrantKeeperDeps {
@@ -19,6 +23,11 @@ export interface GrantKeeperDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly retry: { readonly initialMs: number; readonly maxMs: number };
+  /**
+   * How long a re-seeded grant's refresh token waits before anyone spends it: the longest a
+   * refresh can hold the store's lock (0 for a store without one: no other process shares it).
+   */
+  readonly reseedHoldMs: number;
 }
 
 /**
@@ -34,6 +43,8 @@ export class GrantKeeper {
   #unsaved: StoredGrant | undefined;
   #lease: GrantLease | undefined;
   #attempts = 0;
+  /** The re-seeded generation this process first saw, and until when its refresh token waits. */
+  #hold: { readonly generation: number; readonly until: number } | undefined;
   readonly #timer: Timer;
   /** The access token an upstream answered 401 to: never adopted again from the store. */
   invalidated: string | undefined;
@@ -71,7 +82,16 @@ export class GrantKeeper {
     return lease;
   }
 
-  /** The grant to continue from: the store's, reconciled with the chain (re-seeding an empty store). */
+  /**
+   * The grant to continue from: the store's, reconciled with the chain. A store that lost the
+   * grant (restarted empty, restored from an old backup) gets the chain back, marked `reseeded`.
+   * A re-seeded refresh token may already be spent: a replica whose lock vanished with the store
+   * may be refreshing with it right now, and another may hold a newer chain it has not written
+   * back yet. So it is held (`heldUntil`) for the longest a refresh can hold the lock, counted
+   * from when this process first saw that generation (its own clock, never another's), unless a
+   * newer generation lands first: every replica writes back what it holds on reconnect, and the
+   * compare-and-set keeps the newest.
+   */
   async read(): Promise<GrantRead> {
     if (this.#unsaved) {
       await this.flush();
@@ -87,25 +107,28 @@ export class GrantKeeper {
         return { ok: false, reason: 'store_read', message: `the token store could not be read (${(error as Error).message}); nothing was sent` };
       }
     }
-    if (stored && (!this.#chain || stored.generation >= this.#chain.generation)) {
-      this.#chain = stored;
-      return { ok: true, grant: stored, unsaved: false };
-    }
+    if (stored && (!this.#chain || stored.generation >= this.#chain.generation)) return this.#continueFrom(stored);
     if (!this.#chain) return { ok: true, grant: undefined, unsaved: false };
-    // The store lost our chain (restarted empty, restored from an old backup): put it back.
-    const chain = this.#chain;
+    const chain: StoredGrant = { ...this.#chain, reseeded: true };
     try {
       const result = await this.#deps.store.set(this.#deps.key, chain);
       if (result.written) {
-        this.#deps.logger.warn({ event: 'store_reseeded', route: this.#deps.route(), generation: chain.generation }, 'the token store had lost this grant; wrote back the newest one the sidecar holds');
-        return { ok: true, grant: chain, unsaved: false, reseeded: true };
+        this.#deps.logger.warn({ event: 'store_reseeded', route: this.#deps.route(), generation: chain.generation, holdMs: this.#deps.reseedHoldMs }, 'the token store had lost this grant; wrote back the newest one the sidecar holds, and its refresh token waits until every replica could write back a newer one');
+        return this.#continueFrom(chain);
       }
-      if (result.current) this.#chain = result.current;
-      return { ok: true, grant: this.#chain, unsaved: false };
+      return this.#continueFrom(result.current ?? this.#chain);
     } catch (error) {
       this.#storeError('set', error);
       return { ok: false, reason: 'store_write', message: `the token store lost the grant and could not take it back (${(error as Error).message}); nothing was sent` };
     }
+  }
+
+  #continueFrom(grant: StoredGrant): GrantRead {
+    this.#chain = grant;
+    if (!grant.reseeded || this.#deps.reseedHoldMs <= 0) return { ok: true, grant, unsaved: false };
+    const now = this.#deps.clock.now();
+    if (this.#hold?.generation !== grant.generation) this.#hold = { generation: grant.generation, until: now + this.#deps.reseedHoldMs };
+    return now < this.#hold.until ? { ok: true, grant, unsaved: false, heldUntil: this.#hold.until } : { ok: true, grant, unsaved: false };
   }
 
   /** Another process wrote this grant: a newer one becomes the chain. */

@@ -271,7 +271,7 @@ export class TokenProvider {
     let keeper = this.#keepers.get(key);
     if (!keeper) {
       const { store, clock, logger, metrics, settings } = this.#deps;
-      keeper = new GrantKeeper({ key, route: () => route.name, store, clock, logger, metrics, retry: { initialMs: settings.backoffInitial, maxMs: settings.backoffMax } });
+      keeper = new GrantKeeper({ key, route: () => route.name, store, clock, logger, metrics, retry: { initialMs: settings.backoffInitial, maxMs: settings.backoffMax }, reseedHoldMs: store.lock ? settings.lockWait : 0 });
       this.#keepers.set(key, keeper);
     }
     return keeper;

@@ -15,6 +15,12 @@ export interface StoredGrant {
   readonly bootstrap?: string | undefined;
   readonly generation: number;
   readonly updatedAt: number;
+  /**
+   * Written back by a replica after the store had lost it: its refresh token may already be
+   * spent by a refresh whose lock vanished with the store, so it waits (see GrantKeeper.read).
+   * The next rotation's grant goes without it.
+   */
+  readonly reseeded?: true | undefined;
 }
 
 /** `written`, or `stale`: the store already holds this generation or a newer one (`current`). */

@@ -35,6 +35,20 @@ export const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, ch
 
 /** Starts an emulator and a provider for one route of `kind`; `cleanups` receives their teardown. */
 export async function setupProvider(kind: EmulatedProvider, cleanups: Array<() => unknown>, options: ProviderOptions = {}): Promise<ProviderSetup> {
+  const [replica] = (await setupFleet(kind, cleanups, [options.store ?? new MemoryStore()], options)).replicas;
+  return replica as ProviderSetup;
+}
+
+export interface FleetSetup {
+  emulator: Emulator;
+  clock: FakeClock;
+  config: SidecarConfig;
+  /** One provider per store given, in that order: replicas of one app, on one clock and one emulator. */
+  replicas: ProviderSetup[];
+}
+
+/** Starts one emulator and a provider per store (the replicas of one app sharing the route's grant). */
+export async function setupFleet(kind: EmulatedProvider, cleanups: Array<() => unknown>, stores: readonly TokenStore[], options: Omit<ProviderOptions, 'store'> = {}): Promise<FleetSetup> {
   const clock = new FakeClock();
   const emulator = await startEmulator(kind, { lifetimeSeconds: options.lifetimeSeconds ?? 100, now: () => clock.now() });
   cleanups.push(() => emulator.close());
@@ -44,26 +58,29 @@ export async function setupProvider(kind: EmulatedProvider, cleanups: Array<() =
     cache: { maxEntries: options.maxEntries ?? 1000 },
     routes: { [kind]: { provider: kind, upstream: emulator.apiUrl, tokenUrl: emulator.tokenUrl, credentials }, ...options.extraRoutes?.(emulator) },
   });
-  const metrics = createMetrics(undefined, { defaultMetrics: false });
   const agent = new Agent();
   cleanups.push(() => agent.close());
-  const events: Array<Record<string, unknown>> = [];
-  const record = (line: Record<string, unknown>) => void events.push(line);
-  const logger = { debug: record, info: record, warn: record, error: record, child() { return this; } } as unknown as Logger;
-  const provider = new TokenProvider({
-    routes: config.routes,
-    client: new TokenClient({ timeoutMs: 2_000, now: () => clock.now() }),
-    dispatcherFor: () => agent,
-    store: options.store ?? new MemoryStore(),
-    clock,
-    metrics,
-    logger,
-    settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: options.requestWait ?? 2_000, lockWait: 5_000 },
-    random: () => 1,
-    watch: () => () => undefined,
+  const replicas = stores.map((store): ProviderSetup => {
+    const metrics = createMetrics(undefined, { defaultMetrics: false });
+    const events: Array<Record<string, unknown>> = [];
+    const record = (line: Record<string, unknown>) => void events.push(line);
+    const logger = { debug: record, info: record, warn: record, error: record, child() { return this; } } as unknown as Logger;
+    const provider = new TokenProvider({
+      routes: config.routes,
+      client: new TokenClient({ timeoutMs: 2_000, now: () => clock.now() }),
+      dispatcherFor: () => agent,
+      store,
+      clock,
+      metrics,
+      logger,
+      settings: { ...config.refresh, maxEntries: config.cache.maxEntries, requestWait: options.requestWait ?? 2_000, lockWait: 5_000 },
+      random: () => 1,
+      watch: () => () => undefined,
+    });
+    cleanups.push(() => provider.stop());
+    return { provider, emulator, clock, metrics, config, events };
   });
-  cleanups.push(() => provider.stop());
-  return { provider, emulator, clock, metrics, config, events };
+  return { emulator, clock, config, replicas };
 }
 
 /** Waits (in real time, polling) until no token request is in flight. */

@@ -66,4 +66,13 @@ describe('FileStore', () => {
     await writeFile(path, '{"k": {"refreshToken": ');
     await expect(new FileStore(path).get('k')).rejects.toBeInstanceOf(CorruptGrantError);
   });
+
+  it('a written-back grant keeps its reseeded mark through the file (the hold depends on it); a mark of another type is corrupt', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ts-file-store-'));
+    const path = join(dir, 'grants.json');
+    await new FileStore(path).set('k', { ...grant(3), reseeded: true });
+    expect((await new FileStore(path).get('k'))?.reseeded).toBe(true);
+    await writeFile(path, JSON.stringify({ k: { ...grant(3), reseeded: 'yes' } }));
+    await expect(new FileStore(path).get('k')).rejects.toBeInstanceOf(CorruptGrantError);
+  });
 });
