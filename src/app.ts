@@ -99,9 +99,9 @@ export async function createApp(options: AppOptions) {
       for (const { route, server } of routeServers) routes[route.name] = await listen(server, route.listen as HostPort);
       tokens.start({ eager: config.refresh.eager });
       accepting = true;
-      for (const exposed of exposedListeners(config)) {
+      for (const { ownRoute, ...exposed } of exposedListeners(config)) {
         // `bound`: the address it took (the port the OS chose for a configured 0).
-        const bound = exposed.listener === 'listen' ? proxy : routes[exposed.routes[0] as string];
+        const bound = ownRoute === undefined ? proxy : routes[ownRoute];
         logger.warn({ event: 'listener_exposed', ...exposed, bound }, `${exposed.listener} ${bound} is off loopback (guard.allowNonLoopback): whatever reaches it can spend the tokens of ${exposed.routes.join(', ') || 'no route'}`);
       }
       // `routes` names every route; `routeListeners` only those with their own `listen`.

@@ -22,13 +22,15 @@ export interface ExposedListener {
   readonly listener: string;
   readonly address: string;
   readonly routes: readonly string[];
+  /** The route whose own listener (`routes.<name>.listen`) this is; undefined for the main one. */
+  readonly ownRoute?: string;
 }
 
 /** The proxy listeners that are not on loopback: the start-up warning names each and what it exposes. */
 export function exposedListeners(config: Pick<SidecarConfig, 'listen' | 'routes'>): ExposedListener[] {
   const listeners = [
     { listener: 'listen', address: config.listen, routes: config.routes.filter((route) => !route.listen).map((route) => route.name) },
-    ...config.routes.flatMap((route) => (route.listen ? [{ listener: `routes.${route.name}.listen`, address: route.listen, routes: [route.name] }] : [])),
+    ...config.routes.flatMap((route) => (route.listen ? [{ listener: `routes.${route.name}.listen`, address: route.listen, routes: [route.name], ownRoute: route.name }] : [])),
   ];
-  return listeners.filter(({ address }) => !isLoopbackHost(address.host)).map(({ listener, address, routes }) => ({ listener, address: `${address.host}:${address.port}`, routes }));
+  return listeners.filter(({ address }) => !isLoopbackHost(address.host)).map(({ address, ...rest }) => ({ ...rest, address: `${address.host}:${address.port}` }));
 }
