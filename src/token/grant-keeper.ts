@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { backoffCeiling } from './backoff.js';
@@ -43,8 +44,8 @@ export class GrantKeeper {
   #unsaved: StoredGrant | undefined;
   #lease: GrantLease | undefined;
   #attempts = 0;
-  /** The re-seeded generation this process first saw, and until when its refresh token waits. */
-  #hold: { readonly generation: number; readonly until: number } | undefined;
+  /** The write-back this process saw last (its `reseeded` id), and until when its refresh token waits. */
+  #hold: { readonly reseeded: string; readonly until: number } | undefined;
   readonly #timer: Timer;
   /** The access token an upstream answered 401 to: never adopted again from the store. */
   invalidated: string | undefined;
@@ -88,7 +89,7 @@ export class GrantKeeper {
    * A re-seeded refresh token may already be spent: a replica whose lock vanished with the store
    * may be refreshing with it right now, and another may hold a newer chain it has not written
    * back yet. So it is held (`heldUntil`) for the longest a refresh can hold the lock, counted
-   * from when this process first saw that generation (its own clock, never another's), unless a
+   * from when this process first saw that write-back (its own clock, never another's), unless a
    * newer generation lands first: every replica writes back what it holds on reconnect, and the
    * compare-and-set keeps the newest.
    */
@@ -109,7 +110,7 @@ export class GrantKeeper {
     }
     if (stored && (!this.#chain || stored.generation >= this.#chain.generation)) return this.#continueFrom(stored);
     if (!this.#chain) return { ok: true, grant: undefined, unsaved: false };
-    const chain: StoredGrant = { ...this.#chain, reseeded: true };
+    const chain: StoredGrant = { ...this.#chain, reseeded: randomUUID() };
     try {
       const result = await this.#deps.store.set(this.#deps.key, chain);
       if (result.written) {
@@ -125,9 +126,9 @@ export class GrantKeeper {
 
   #continueFrom(grant: StoredGrant): GrantRead {
     this.#chain = grant;
-    if (!grant.reseeded || this.#deps.reseedHoldMs <= 0) return { ok: true, grant, unsaved: false };
+    if (grant.reseeded === undefined || this.#deps.reseedHoldMs <= 0) return { ok: true, grant, unsaved: false };
     const now = this.#deps.clock.now();
-    if (this.#hold?.generation !== grant.generation) this.#hold = { generation: grant.generation, until: now + this.#deps.reseedHoldMs };
+    if (this.#hold?.reseeded !== grant.reseeded) this.#hold = { reseeded: grant.reseeded, until: now + this.#deps.reseedHoldMs };
     return now < this.#hold.until ? { ok: true, grant, unsaved: false, heldUntil: this.#hold.until } : { ok: true, grant, unsaved: false };
   }
 

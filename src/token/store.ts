@@ -18,9 +18,10 @@ export interface StoredGrant {
   /**
    * Written back by a replica after the store had lost it: its refresh token may already be
    * spent by a refresh whose lock vanished with the store, so it waits (see GrantKeeper.read).
-   * The next rotation's grant goes without it.
+   * A fresh id per write-back, so a second loss of the same generation is held again. The next
+   * rotation's grant goes without it.
    */
-  readonly reseeded?: true | undefined;
+  readonly reseeded?: string | undefined;
 }
 
 /** `written`, or `stale`: the store already holds this generation or a newer one (`current`). */

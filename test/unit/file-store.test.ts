@@ -70,9 +70,9 @@ describe('FileStore', () => {
   it('a written-back grant keeps its reseeded mark through the file (the hold depends on it); a mark of another type is corrupt', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ts-file-store-'));
     const path = join(dir, 'grants.json');
-    await new FileStore(path).set('k', { ...grant(3), reseeded: true });
-    expect((await new FileStore(path).get('k'))?.reseeded).toBe(true);
-    await writeFile(path, JSON.stringify({ k: { ...grant(3), reseeded: 'yes' } }));
+    await new FileStore(path).set('k', { ...grant(3), reseeded: 'a1b2' });
+    expect((await new FileStore(path).get('k'))?.reseeded).toBe('a1b2');
+    await writeFile(path, JSON.stringify({ k: { ...grant(3), reseeded: true } }));
     await expect(new FileStore(path).get('k')).rejects.toBeInstanceOf(CorruptGrantError);
   });
 });

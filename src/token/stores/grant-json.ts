@@ -27,8 +27,7 @@ export function toGrant(value: unknown, where: string): StoredGrant {
   const grant = value as Record<string, unknown>;
   const fieldsOk =
     optional(grant.refreshToken, 'string') && optional(grant.accessToken, 'string') && optional(grant.bootstrap, 'string') &&
-    optional(grant.expiresAt, 'number') && optional(grant.obtainedAt, 'number') && optional(grant.generation, 'number') && optional(grant.updatedAt, 'number') &&
-    (grant.reseeded === undefined || grant.reseeded === null || grant.reseeded === true);
+    optional(grant.expiresAt, 'number') && optional(grant.obtainedAt, 'number') && optional(grant.generation, 'number') && optional(grant.updatedAt, 'number') && optional(grant.reseeded, 'string');
   if (!fieldsOk) throw new CorruptGrantError(where);
   return { ...(grant as object), generation: (grant.generation as number | undefined) ?? 0, updatedAt: (grant.updatedAt as number | undefined) ?? 0 } as StoredGrant;
 }
